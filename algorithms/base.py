@@ -1,0 +1,88 @@
+"""The plug-in contract every algorithm module fulfils.
+
+An algorithm gets features already preprocessed for its `preprocessing` style ("tree": ordinal categories,
+NaN kept; "linear": imputed, scaled, one-hot) and class codes 0..K-1 as targets. `__init__` only stores its
+arguments; `fit` returns self and leaves fitted state in attributes ending in `_`. Third-party libraries are
+imported inside the methods so that listing the registry stays cheap.
+"""
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from automl.problem import ProblemType
+
+
+@dataclass(frozen=True)
+class Task:
+    problem_type: ProblemType
+    n_classes: int  # 0 for regression
+    threads: int = 1
+    seed: int = 0
+    categorical_features: tuple[int, ...] = ()  # column indices holding ordinal category codes
+
+    @property
+    def is_classification(self) -> bool:
+        return self.problem_type.is_classification
+
+
+class Algorithm(ABC):
+    name: ClassVar[str]
+    modes: ClassVar[tuple[str, ...]]
+    problem_types: ClassVar[frozenset] = frozenset(ProblemType)
+    preprocessing: ClassVar[str] = "tree"
+    handles_missing: ClassVar[bool] = True
+
+    def __init__(self, task: Task, params: dict | None = None):
+        self.task = task
+        self.params = params
+
+    @classmethod
+    @abstractmethod
+    def default_params(cls, task: Task) -> dict:
+        """Strong out-of-the-box settings for this task."""
+
+    @classmethod
+    def portfolio(cls, task: Task) -> list[dict]:
+        """Proven alternative configurations, tried after the defaults when time allows."""
+        return []
+
+    @classmethod
+    def search_space(cls, task: Task) -> dict:
+        """Optuna distributions by parameter name, for the tuning mode."""
+        return {}
+
+    @property
+    def resolved_params(self) -> dict:
+        return {**self.default_params(self.task), **(self.params or {})}
+
+    @abstractmethod
+    def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline: float | None = None) -> "Algorithm":
+        """`eval_set` is (X, y, weight) for early stopping; `deadline` is a time.time() to stop growing by."""
+
+    @abstractmethod
+    def _predict_raw(self, X) -> np.ndarray:
+        """Class probabilities (n, K) for classification, values (n,) for regression."""
+
+    def predict_proba(self, X) -> np.ndarray:
+        proba = np.asarray(self._predict_raw(X), dtype=float)
+        if proba.ndim == 1:
+            proba = np.column_stack([1 - proba, proba])
+        return proba
+
+    def predict(self, X) -> np.ndarray:
+        if self.task.is_classification:
+            return self.predict_proba(X).argmax(axis=1)
+        return np.asarray(self._predict_raw(X), dtype=float)
+
+    def describe_fit(self) -> dict:
+        """Facts about the fitted model worth recording in the candidate definition (e.g. rounds used)."""
+        return {}
+
+
+def past(deadline: float | None) -> bool:
+    return deadline is not None and time.time() >= deadline

@@ -1,0 +1,64 @@
+"""xgboost: histogram gradient boosting with early stopping on the validation set."""
+from __future__ import annotations
+
+from algorithms.base import Algorithm, Task, past
+
+MAX_ROUNDS = 10000
+EARLY_STOPPING_ROUNDS = 50
+
+
+class XGBoost(Algorithm):
+    name = "xgboost"
+    modes = ("ENSEMBLING", "HYPERPARAMETER_TUNING")
+
+    @classmethod
+    def default_params(cls, task: Task) -> dict:
+        return {"eta": 0.1, "max_depth": 6, "min_child_weight": 1.0, "subsample": 1.0, "colsample_bytree": 1.0,
+                "lambda": 1.0}
+
+    @classmethod
+    def portfolio(cls, task: Task) -> list[dict]:
+        return [{"eta": 0.05, "max_depth": 8, "colsample_bytree": 0.7, "min_child_weight": 0.6},
+                {"eta": 0.1, "max_depth": 4, "subsample": 0.8, "colsample_bytree": 0.8}]
+
+    def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline=None):
+        import xgboost as xgb
+
+        params = self.resolved_params | {"tree_method": "hist", "nthread": self.task.threads, "seed": self.task.seed,
+                                         "verbosity": 0}
+        if self.task.problem_type.value == "MulticlassClassification":
+            params |= {"objective": "multi:softprob", "num_class": self.task.n_classes, "eval_metric": "mlogloss"}
+        elif self.task.is_classification:
+            params |= {"objective": "binary:logistic", "eval_metric": "logloss"}
+        else:
+            params |= {"objective": "reg:squarederror", "eval_metric": "rmse"}
+        train = xgb.DMatrix(X, y, weight=sample_weight)
+        callbacks = [_DeadlineCallback(deadline)]
+        evals = []
+        if eval_set is not None:
+            Xv, yv, wv = eval_set
+            evals = [(xgb.DMatrix(Xv, yv, weight=wv), "validation")]
+        self.booster_ = xgb.train(params, train, num_boost_round=MAX_ROUNDS if evals else 300, evals=evals,
+                                  early_stopping_rounds=EARLY_STOPPING_ROUNDS if evals else None,
+                                  callbacks=callbacks, verbose_eval=False)
+        return self
+
+    def _predict_raw(self, X):
+        import xgboost as xgb
+
+        best = getattr(self.booster_, "best_iteration", None)
+        rounds = (0, best + 1) if best is not None else (0, 0)
+        return self.booster_.predict(xgb.DMatrix(X), iteration_range=rounds)
+
+    def describe_fit(self) -> dict:
+        best = getattr(self.booster_, "best_iteration", None)
+        return {"rounds": int(best + 1) if best is not None else int(self.booster_.num_boosted_rounds())}
+
+
+def _DeadlineCallback(deadline):
+    import xgboost as xgb
+
+    class StopAtDeadline(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log) -> bool:
+            return past(deadline)
+    return StopAtDeadline()

@@ -1,0 +1,225 @@
+"""The Python API: boto3's SageMaker client methods for Autopilot jobs, plus `wait` and `predict`.
+
+    import automl
+    sm = automl.client()                      # like boto3.client("sagemaker")
+    sm.create_auto_ml_job(**request)          # the same request you would send to SageMaker
+    automl.wait("my-job"); automl.predict("my-job", "new.csv")
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import time
+import types
+from pathlib import Path
+
+import pandas as pd
+
+from automl import errors, responses, scheduler
+from automl.artifacts import load_model
+from automl.channels import read_any
+from automl.contract import validate_request
+from automl.dataset import create_analysis_limit_bytes, load_dataset
+from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error
+from automl.metrics import METRICS
+from automl.spec import JobPlan, resolve
+from automl.store import TERMINAL, Store
+
+STATUS_ORDER = {"InProgress": 0, "Stopping": 1, "Stopped": 2, "Failed": 3, "Completed": 4}
+
+
+class Client:
+    """Mirrors boto3's SageMaker client for the Autopilot operations; `.exceptions` holds the error classes."""
+
+    exceptions = types.SimpleNamespace(
+        ValidationException=ValidationException, ResourceInUse=ResourceInUse, ResourceNotFound=ResourceNotFound,
+        ResourceLimitExceeded=errors.ResourceLimitExceeded, ClientError=errors.AutoMLError)
+
+    def __init__(self, home: str | Path | None = None):
+        self.store = Store(Path(home) if home else None)
+
+    def create_auto_ml_job(self, **request) -> dict:
+        validate_request("CreateAutoMLJob", request)
+        name = request["AutoMLJobName"]
+        try:
+            existing = self.store.job(name)
+            raise ResourceInUse(f"AutoMLJobName: a job named {existing.name!r} already exists (names are "
+                                "case-insensitive)")
+        except ResourceNotFound:
+            pass
+        plan = resolve(request)
+        scheduler.admit(self.store)
+        if plan.training_bytes + plan.validation_bytes <= create_analysis_limit_bytes():
+            dataset = load_dataset(plan)
+            if plan.problem_type is None:
+                plan = plan.with_problem(dataset.problem_type)
+        self.store.insert_job(name, _jsonable(request), plan.to_json())
+        scheduler.kick(self.store)
+        return {"AutoMLJobArn": plan.arn}
+
+    def describe_auto_ml_job(self, AutoMLJobName: str) -> dict:
+        validate_request("DescribeAutoMLJob", {"AutoMLJobName": AutoMLJobName})
+        scheduler.reap(self.store)
+        job = self.store.job(AutoMLJobName)
+        return responses.describe(job, self.store.candidates(AutoMLJobName))
+
+    def list_auto_ml_jobs(self, **request) -> dict:
+        validate_request("ListAutoMLJobs", request)
+        scheduler.reap(self.store)
+        jobs = self.store.jobs()
+        bounds = {k: _epoch(request[k], k) for k in ("CreationTimeAfter", "CreationTimeBefore",
+                                                      "LastModifiedTimeAfter", "LastModifiedTimeBefore") if k in request}
+        jobs = [j for j in jobs
+                if ("NameContains" not in request or request["NameContains"].lower() in j.name.lower())
+                and ("StatusEquals" not in request or j.status == request["StatusEquals"])
+                and j.creation_time > bounds.get("CreationTimeAfter", float("-inf"))
+                and j.creation_time < bounds.get("CreationTimeBefore", float("inf"))
+                and j.last_modified_time > bounds.get("LastModifiedTimeAfter", float("-inf"))
+                and j.last_modified_time < bounds.get("LastModifiedTimeBefore", float("inf"))]
+        sort_by = request.get("SortBy", "Name")
+        key = {"Name": lambda j: j.name.lower(), "CreationTime": lambda j: (j.creation_time, j.seq),
+               "Status": lambda j: (j.status, j.name.lower())}[sort_by]
+        jobs.sort(key=key, reverse=request.get("SortOrder", "Descending") == "Descending")
+        page, token = _page(jobs, request, default_max=100)
+        body = {"AutoMLJobSummaries": [responses.summary(j, self.store.candidates(j.name)) for j in page]}
+        return body | ({"NextToken": token} if token else {})
+
+    def list_candidates_for_auto_ml_job(self, **request) -> dict:
+        validate_request("ListCandidatesForAutoMLJob", request)
+        scheduler.reap(self.store)
+        job = self.store.job(request["AutoMLJobName"])
+        plan = JobPlan.from_json(job.plan)
+        records = self.store.candidates(job.name)
+        if "StatusEquals" in request:
+            records = [r for r in records if r["status"] == request["StatusEquals"]]
+        if "CandidateNameEquals" in request:
+            records = [r for r in records if r["name"] == request["CandidateNameEquals"]]
+        descending = request.get("SortOrder", "Ascending") == "Descending"
+        sort_by = request.get("SortBy")
+        if sort_by == "FinalObjectiveMetricValue":
+            scored = [r for r in records if r.get("objective_value") is not None]
+            scored.sort(key=lambda r: r["objective_value"], reverse=descending)
+            records = scored + [r for r in records if r.get("objective_value") is None]
+        elif sort_by == "Status":
+            records.sort(key=lambda r: r["status"], reverse=descending)
+        elif descending:
+            records.reverse()
+        page, token = _page(records, request, default_max=10)
+        body = {"Candidates": [responses.candidate(r, plan) for r in page]}
+        return body | ({"NextToken": token} if token else {})
+
+    def stop_auto_ml_job(self, AutoMLJobName: str) -> dict:
+        validate_request("StopAutoMLJob", {"AutoMLJobName": AutoMLJobName})
+        job = self.store.job(AutoMLJobName)
+        if job.status != "InProgress":
+            raise ValidationException(f"AutoMLJobName: job {job.name!r} is {job.status}; only an InProgress job can "
+                                      "be stopped")
+        if job.queued:
+            self.store.transition(job.name, "Stopped", "Stopped", stop_requested=1)
+        else:
+            self.store.transition(job.name, "Stopping", "Stopping", stop_requested=1)
+        return {}
+
+    def wait(self, name: str, timeout: float | None = None, poll_s: float = 1.0, on_poll=None) -> dict:
+        """Block until the job reaches Completed, Failed or Stopped; return its final Describe."""
+        deadline = None if timeout is None else time.time() + timeout
+        while True:
+            answer = self.describe_auto_ml_job(name)
+            if on_poll is not None:
+                on_poll(answer, self.store.candidates(name))
+            if answer["AutoMLJobStatus"] in TERMINAL:
+                return answer
+            if deadline is not None and time.time() >= deadline:
+                raise TimeoutError(f"job {name!r} is still {answer['AutoMLJobSecondaryStatus']} after {timeout} s")
+            time.sleep(poll_s)
+
+    def predict(self, name: str, data) -> pd.DataFrame:
+        """Score a DataFrame or a data location with the job's best candidate (Autopilot's inference keys)."""
+        job = self.store.job(name)
+        if not job.best_candidate:
+            raise ValidationException(f"AutoMLJobName: job {job.name!r} has no best candidate "
+                                      f"(status {job.status}/{job.secondary_status})")
+        record = next(r for r in self.store.candidates(name) if r["name"] == job.best_candidate["name"])
+        model = load_model(record["model_uri"])
+        return model.infer(read_any(data))
+
+
+def _jsonable(request: dict) -> dict:
+    return json.loads(json.dumps(request, default=str))
+
+
+def _epoch(value, field: str) -> float:
+    if isinstance(value, dt.datetime):
+        return value.timestamp() if value.tzinfo else value.replace(tzinfo=dt.timezone.utc).timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return pd.Timestamp(value).timestamp()
+    except ValueError:
+        raise field_error(field, "must be a timestamp", value) from None
+
+
+def _page(items: list, request: dict, default_max: int) -> tuple[list, str | None]:
+    """NextToken carries the offset and a fingerprint of the filters, so a token is refused on another query."""
+    query = {k: v for k, v in request.items() if k not in ("NextToken", "MaxResults")}
+    fingerprint = hashlib.sha256(json.dumps(query, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    offset = 0
+    if request.get("NextToken"):
+        try:
+            token = json.loads(base64.urlsafe_b64decode(request["NextToken"].encode()))
+            offset, owner = int(token["offset"]), token["query"]
+        except (ValueError, KeyError, TypeError):
+            raise field_error("NextToken", "is not a token this operation returned") from None
+        if owner != fingerprint:
+            raise field_error("NextToken", "belongs to a request with other filters or sorting")
+    size = request.get("MaxResults", default_max)
+    page = items[offset:offset + size]
+    more = offset + size < len(items)
+    token = base64.urlsafe_b64encode(json.dumps({"offset": offset + size, "query": fingerprint}).encode()).decode()
+    return page, token if more else None
+
+
+_default: Client | None = None
+
+
+def client(home: str | Path | None = None) -> Client:
+    return Client(home)
+
+
+def _shared() -> Client:
+    """The module-level functions' client; rebuilt when AUTOML_HOME changes."""
+    global _default
+    from automl.store import home
+    if _default is None or _default.store.root != home():
+        _default = Client()
+    return _default
+
+
+def create_auto_ml_job(**request) -> dict:
+    return _shared().create_auto_ml_job(**request)
+
+
+def describe_auto_ml_job(AutoMLJobName: str) -> dict:
+    return _shared().describe_auto_ml_job(AutoMLJobName)
+
+
+def list_auto_ml_jobs(**request) -> dict:
+    return _shared().list_auto_ml_jobs(**request)
+
+
+def list_candidates_for_auto_ml_job(**request) -> dict:
+    return _shared().list_candidates_for_auto_ml_job(**request)
+
+
+def stop_auto_ml_job(AutoMLJobName: str) -> dict:
+    return _shared().stop_auto_ml_job(AutoMLJobName)
+
+
+def wait(name: str, timeout: float | None = None) -> dict:
+    return _shared().wait(name, timeout)
+
+
+def predict(name: str, data) -> pd.DataFrame:
+    return _shared().predict(name, data)

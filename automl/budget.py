@@ -1,0 +1,29 @@
+"""Deadlines and caps of a job, with SageMaker's documented defaults."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+DEFAULT_MAX_RUNTIME_PER_TRAINING_JOB_S = 86400
+DEFAULT_MAX_JOB_RUNTIME_S = 2592000
+DEFAULT_HPO_MAX_CANDIDATES = 250
+
+
+@dataclass(frozen=True)
+class Budget:
+    started_at: float
+    max_job_runtime_s: int
+    max_runtime_per_candidate_s: int
+    max_candidates: int | None
+
+    @property
+    def deadline(self) -> float:
+        return self.started_at + self.max_job_runtime_s
+
+    def remaining_s(self, now: float | None = None) -> float:
+        return self.deadline - (time.time() if now is None else now)
+
+    def candidate_deadline(self, now: float | None = None) -> float:
+        """A candidate stops at its own limit or the job's, whichever comes first."""
+        now = time.time() if now is None else now
+        return min(now + self.max_runtime_per_candidate_s, self.deadline)

@@ -1,0 +1,216 @@
+"""Input channels -> pandas: CSV or Parquet, Gzip, one object, a prefix, or a ManifestFile, on local disk,
+`file://`, `https://` or `s3://` (any S3-compatible endpoint, from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL).
+
+Every error names the channel's field (`InputDataConfig[0].DataSource.S3DataSource.S3Uri`) and the file.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from automl.errors import field_error
+
+CSV = "text/csv;header=present"
+PARQUET = "x-application/vnd.amazon+parquet"
+CONTENT_TYPES = (CSV, PARQUET)
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+IGNORED_NAMES = ("_SUCCESS", ".DS_Store")
+
+
+def storage_options(uri: str) -> dict:
+    if uri.startswith("s3://"):
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        return {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
+    return {}
+
+
+def filesystem(uri: str):
+    """(fsspec filesystem, path inside it) for any location the engine accepts."""
+    import fsspec.core
+
+    if uri.startswith("file://"):
+        uri = uri[len("file://"):]
+    if "://" not in uri:
+        uri = os.path.abspath(os.path.expanduser(uri))
+    return fsspec.core.url_to_fs(uri, **storage_options(uri))
+
+
+def join_uri(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *[p.strip("/") for p in parts]])
+
+
+@dataclass(frozen=True)
+class DataObject:
+    uri: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ChannelSource:
+    """One channel's location and format, plus the field path its errors name."""
+
+    uri: str
+    data_type: str  # S3Prefix | ManifestFile
+    compression: str  # None | Gzip
+    content_type: str | None  # None: decided per file by its magic bytes
+    field: str
+
+    @property
+    def uri_field(self) -> str:
+        return f"{self.field}.DataSource.S3DataSource.S3Uri"
+
+
+def list_objects(source: ChannelSource) -> list[DataObject]:
+    uris = _manifest_entries(source) if source.data_type == "ManifestFile" else [source.uri]
+    objects: list[DataObject] = []
+    for uri in uris:
+        objects.extend(_expand(uri, source))
+    if not objects:
+        raise field_error(source.uri_field, "matches no data file", source.uri)
+    return objects
+
+
+def _protocol_prefix(uri: str) -> str:
+    return uri.split("://", 1)[0] + "://" if "://" in uri and not uri.startswith("file://") else ""
+
+
+def _expand(uri: str, source: ChannelSource) -> list[DataObject]:
+    """One object, every object under a folder/prefix (sorted by key), or every key starting with the prefix."""
+    fs, path = filesystem(uri)
+    prefix = _protocol_prefix(uri)
+    try:
+        if fs.isfile(path):
+            return [DataObject(prefix + path if prefix else path, fs.size(path))]
+        if fs.isdir(path):
+            found = fs.find(path, detail=True)
+        else:
+            parent = path.rsplit("/", 1)[0]
+            found = {k: v for k, v in fs.find(parent, detail=True).items() if k.startswith(path)} \
+                if fs.exists(parent) else {}
+    except (OSError, ValueError) as exc:
+        raise field_error(source.uri_field, f"could not be listed: {exc}", uri) from None
+    objects = []
+    for key in sorted(found):
+        info = found[key]
+        name = key.rsplit("/", 1)[-1]
+        if info.get("type") == "directory" or name in IGNORED_NAMES or name.startswith("."):
+            continue
+        objects.append(DataObject(prefix + key if prefix else key, int(info.get("size") or 0)))
+    return objects
+
+
+def _manifest_entries(source: ChannelSource) -> list[str]:
+    """Autopilot's ManifestFile: `[{"prefix": "s3://bucket/dir/"}, "relative/key1", "relative/key2"]`."""
+    raw = _read_bytes(source.uri, source)
+    try:
+        entries = json.loads(raw)
+    except ValueError as exc:
+        raise field_error(source.uri_field, f"is not a valid manifest (JSON list): {exc}", source.uri) from None
+    if (not isinstance(entries, list) or len(entries) < 2 or not isinstance(entries[0], dict)
+            or not isinstance(entries[0].get("prefix"), str) or not all(isinstance(e, str) for e in entries[1:])):
+        raise field_error(source.uri_field, 'a manifest must be [{"prefix": "..."}, "key", ...] with at least one key',
+                          source.uri)
+    prefix = entries[0]["prefix"]
+    if not prefix.startswith(("s3://", "https://", "file://", "/")):
+        base = os.path.dirname(source.uri.removeprefix("file://")) if "://" not in source.uri or \
+            source.uri.startswith("file://") else source.uri.rsplit("/", 1)[0]
+        prefix = os.path.join(base, prefix)
+    return [join_uri(prefix, key) if prefix.endswith("/") or "://" in prefix else os.path.join(prefix, key)
+            for key in entries[1:]]
+
+
+def _read_bytes(uri: str, source: ChannelSource) -> bytes:
+    fs, path = filesystem(uri)
+    try:
+        with fs.open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise field_error(source.uri_field, "does not exist", uri) from None
+    except OSError as exc:
+        raise field_error(source.uri_field, f"could not be read: {exc}", uri) from None
+
+
+def _payload(obj: DataObject, source: ChannelSource) -> bytes:
+    raw = _read_bytes(obj.uri, source)
+    if not raw:
+        raise field_error(source.uri_field, f"file {obj.uri} is empty")
+    if source.compression == "Gzip" or raw[:2] == GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise field_error(source.uri_field, f"file {obj.uri} is not valid Gzip: {exc}") from None
+        if not raw:
+            raise field_error(source.uri_field, f"file {obj.uri} is empty after decompression")
+    return raw
+
+
+def _is_parquet(raw: bytes, source: ChannelSource) -> bool:
+    if source.content_type is not None:
+        return source.content_type == PARQUET
+    return raw[:4] == PARQUET_MAGIC
+
+
+def _header_of(raw: bytes, obj: DataObject, source: ChannelSource) -> list[str]:
+    if _is_parquet(raw, source):
+        try:
+            return list(pq.read_schema(pa.BufferReader(raw)).names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise field_error(source.uri_field, f"file {obj.uri} is not valid Parquet: {exc}") from None
+    first = raw[:1 << 20].decode("utf-8", errors="replace").splitlines()
+    if not first or not first[0].strip():
+        raise field_error(source.uri_field, f"file {obj.uri} has no header row")
+    return next(csv.reader(io.StringIO(first[0])))
+
+
+def read_header(source: ChannelSource) -> list[str]:
+    """The column names of the channel's first file, cheap enough to call while creating the job."""
+    objects = list_objects(source)
+    return _header_of(_payload(objects[0], source), objects[0], source)
+
+
+def _read_one(raw: bytes, obj: DataObject, source: ChannelSource) -> pa.Table:
+    try:
+        if _is_parquet(raw, source):
+            return pq.read_table(pa.BufferReader(raw))
+        return pacsv.read_csv(pa.BufferReader(raw), read_options=pacsv.ReadOptions(use_threads=True),
+                              convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    except (pa.ArrowInvalid, OSError) as exc:
+        kind = "Parquet" if _is_parquet(raw, source) else "CSV with a header row"
+        raise field_error(source.uri_field, f"file {obj.uri} could not be read as {kind}: {exc}") from None
+
+
+def read_frame(source: ChannelSource) -> pd.DataFrame:
+    """Every file of the channel, in key order, checked to share the first file's header."""
+    tables, header = [], None
+    for obj in list_objects(source):
+        raw = _payload(obj, source)
+        table = _read_one(raw, obj, source)
+        if header is None:
+            header = table.column_names
+        elif table.column_names != header:
+            raise field_error(source.uri_field, f"file {obj.uri} has header {table.column_names} but the first file "
+                              f"has {header}; every file of a channel must share one header")
+        tables.append(table)
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        table = pa.concat_tables([t.cast(pa.schema([(n, pa.string()) for n in header])) for t in tables])
+    return table.to_pandas()
+
+
+def read_any(data, content_type: str | None = None) -> pd.DataFrame:
+    """A DataFrame as is, or any location readable as a channel (used by predict)."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    source = ChannelSource(str(data), "S3Prefix", "None", content_type, "input")
+    return read_frame(source)

@@ -1,0 +1,36 @@
+"""Ranking candidates (best objective; ties to the lower InferenceLatency, as Autopilot does) and the CSV."""
+from __future__ import annotations
+
+import csv
+import io
+
+from automl.metrics import Metric, candidate_metrics
+from automl.problem import ProblemType
+
+
+def rank(records: list[dict], objective: Metric) -> list[dict]:
+    """Completed candidates first, best first; the rest keep their creation order after them."""
+    done = [r for r in records if r["status"] == "Completed" and r.get("objective_value") is not None]
+    others = [r for r in records if r not in done]
+    done.sort(key=lambda r: (objective.sort_key(r["objective_value"]), r.get("inference_latency_s") or 0.0))
+    return done + others
+
+
+def to_csv(records: list[dict], objective: Metric, problem_type: ProblemType) -> bytes:
+    names = [m.name for m in candidate_metrics(problem_type) if m.name != objective.name]
+    header = ["rank", "candidate_name", "algorithm", "objective_metric", "objective_value", *names, "fit_seconds",
+              "predict_seconds_per_1k_rows", "inference_latency_seconds", "status", "failure_reason"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for i, r in enumerate(rank(records, objective), start=1):
+        metrics = r.get("metrics") or {}
+        writer.writerow([i if r["status"] == "Completed" else "", r["name"], r["algorithm"], objective.name,
+                         _num(r.get("objective_value")), *[_num(metrics.get(n)) for n in names],
+                         _num(r.get("fit_s")), _num(r.get("predict_s_per_1k")), _num(r.get("inference_latency_s")),
+                         r["status"], r.get("failure_reason") or ""])
+    return out.getvalue().encode()
+
+
+def _num(value) -> str:
+    return "" if value is None else f"{value:.6g}"

@@ -1,0 +1,115 @@
+"""Starting detached workers, the running-job limit with its queue, and finding workers that died.
+
+Settings (environment): AUTOML_MAX_RUNNING_JOBS (default 2), AUTOML_QUEUE ("1": jobs beyond the limit wait
+and start in submission order; "0": they are refused with ResourceLimitExceeded), AUTOML_HEARTBEAT_TIMEOUT_S
+(default 120: a worker silent that long is dead even if its pid looks alive, e.g. after a machine restart).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from automl.errors import ResourceLimitExceeded
+from automl.store import Store
+
+LAUNCH_GRACE_S = 60
+
+
+def max_running_jobs() -> int:
+    return max(1, int(os.environ.get("AUTOML_MAX_RUNNING_JOBS", "2")))
+
+
+def queueing() -> bool:
+    return os.environ.get("AUTOML_QUEUE", "1") not in ("0", "false", "off", "no")
+
+
+def heartbeat_timeout_s() -> float:
+    return float(os.environ.get("AUTOML_HEARTBEAT_TIMEOUT_S", "120"))
+
+
+def _running(store: Store) -> list:
+    return [j for j in store.jobs() if not j.queued and j.status in ("InProgress", "Stopping")]
+
+
+def admit(store: Store) -> None:
+    """Refuse a new job when the limit is reached and queueing is off."""
+    if queueing():
+        return
+    running = len(_running(store))
+    if running >= max_running_jobs():
+        raise ResourceLimitExceeded(f"{running} jobs are running, the limit (AUTOML_MAX_RUNNING_JOBS) is "
+                                    f"{max_running_jobs()}, and queueing is off (AUTOML_QUEUE=0); retry when one ends")
+
+
+def kick(store: Store) -> None:
+    """Start queued jobs, oldest first, while there are free slots."""
+    with store.transaction() as db:
+        running = db.execute("SELECT COUNT(*) FROM jobs WHERE queued = 0 AND status IN ('InProgress', 'Stopping')"
+                             ).fetchone()[0]
+        slots = max_running_jobs() - running
+        if slots <= 0:
+            return
+        rows = db.execute("SELECT name FROM jobs WHERE queued = 1 AND status = 'InProgress' ORDER BY seq LIMIT ?",
+                          (slots,)).fetchall()
+        names = [r["name"] for r in rows]
+        for name in names:
+            db.execute("UPDATE jobs SET queued = 0, last_modified_time = ? WHERE name_key = ?",
+                       (time.time(), name.lower()))
+    for name in names:
+        _launch(store, name)
+
+
+def _launch(store: Store, name: str) -> None:
+    logs = store.root / "logs"
+    logs.mkdir(exist_ok=True)
+    env = os.environ | {"AUTOML_HOME": str(store.root)}
+    with open(logs / f"{name.lower()}.log", "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "automl.worker", name], stdout=log, stderr=log,
+                                   stdin=subprocess.DEVNULL, env=env, start_new_session=True, close_fds=True)
+    store.update_job(name, pid=process.pid, pid_start=process_start(process.pid))
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start time of a process: with the pid, it names the process even after pid reuse."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def alive(pid: int, start: str | None) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return fields[0] not in ("Z", "X") and (start is None or fields[19] == start)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+
+
+def reap(store: Store) -> None:
+    """Mark jobs whose worker died as Failed, then let queued jobs take the freed slots."""
+    now = time.time()
+    for job in _running(store):
+        reason = None
+        if job.pid is not None and not alive(job.pid, job.pid_start):
+            reason = (f"the worker process (pid {job.pid}) ended without finishing the job: it was killed or "
+                      "the machine stopped")
+        elif job.pid is None and now - job.last_modified_time > LAUNCH_GRACE_S:
+            reason = "the worker process never started"
+        elif job.heartbeat is not None and now - job.heartbeat > heartbeat_timeout_s():
+            reason = f"the worker sent no heartbeat for {now - job.heartbeat:.0f} s"
+        if reason:
+            store.transition(job.name, "Failed", "Failed", only_from=("InProgress", "Stopping"),
+                             failure_reason=reason)
+    kick(store)

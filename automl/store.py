@@ -1,0 +1,189 @@
+"""The job store: one SQLite file under AUTOML_HOME (WAL, so readers never block the workers writing).
+
+Names are unique case-insensitively (`name_key`). Every status change is one short transaction, so a
+worker killed at any instant leaves the database consistent; its job is then found dead (pid gone or
+heartbeat stale) and marked Failed by whoever reads it next.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from automl.errors import ResourceInUse, ResourceNotFound
+
+TERMINAL = ("Completed", "Failed", "Stopped")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    name_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    request TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    status TEXT NOT NULL,
+    secondary_status TEXT NOT NULL,
+    creation_time REAL NOT NULL,
+    last_modified_time REAL NOT NULL,
+    end_time REAL,
+    failure_reason TEXT,
+    best_candidate TEXT,
+    pid INTEGER,
+    pid_start TEXT,
+    heartbeat REAL,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    queued INTEGER NOT NULL DEFAULT 1,
+    seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS candidates (
+    job_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    objective REAL,
+    record TEXT NOT NULL,
+    creation_time REAL NOT NULL,
+    PRIMARY KEY (job_key, name)
+);
+"""
+
+
+def home() -> Path:
+    return Path(os.environ.get("AUTOML_HOME", Path.home() / ".automl")).expanduser()
+
+
+@dataclass
+class JobRow:
+    name: str
+    request: dict
+    plan: str
+    status: str
+    secondary_status: str
+    creation_time: float
+    last_modified_time: float
+    end_time: float | None
+    failure_reason: str | None
+    best_candidate: dict | None
+    pid: int | None
+    pid_start: str | None
+    heartbeat: float | None
+    stop_requested: bool
+    queued: bool
+    seq: int
+
+
+class Store:
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else home()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.path = self.root / "jobs.sqlite3"
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self):
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout=60000")
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def transaction(self):
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def insert_job(self, name: str, request: dict, plan: str) -> None:
+        now = time.time()
+        with self.transaction() as db:
+            row = db.execute("SELECT name FROM jobs WHERE name_key = ?", (name.lower(),)).fetchone()
+            if row is not None:
+                raise ResourceInUse(f"AutoMLJobName: a job named {row['name']!r} already exists (names are "
+                                    "case-insensitive)")
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
+            db.execute("INSERT INTO jobs (name_key, name, request, plan, status, secondary_status, creation_time, "
+                       "last_modified_time, seq) VALUES (?, ?, ?, ?, 'InProgress', 'Starting', ?, ?, ?)",
+                       (name.lower(), name, json.dumps(request), plan, now, now, seq))
+
+    def delete_job(self, name: str) -> None:
+        """Only for a create that failed after its row was written: leave nothing behind."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM jobs WHERE name_key = ?", (name.lower(),))
+            db.execute("DELETE FROM candidates WHERE job_key = ?", (name.lower(),))
+
+    def job(self, name: str) -> JobRow:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM jobs WHERE name_key = ?", (name.lower(),)).fetchone()
+        if row is None:
+            raise ResourceNotFound(f"AutoMLJobName: no job named {name!r}")
+        return _job_row(row)
+
+    def jobs(self) -> list[JobRow]:
+        with self._connect() as db:
+            return [_job_row(r) for r in db.execute("SELECT * FROM jobs ORDER BY seq")]
+
+    def update_job(self, name: str, **fields) -> None:
+        """Set columns of a job; dicts are stored as JSON; LastModifiedTime moves with every change."""
+        fields = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in fields.items()}
+        fields["last_modified_time"] = time.time()
+        columns = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as db:
+            db.execute(f"UPDATE jobs SET {columns} WHERE name_key = ?", (*fields.values(), name.lower()))
+
+    def heartbeat(self, name: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE jobs SET heartbeat = ? WHERE name_key = ?", (time.time(), name.lower()))
+
+    def transition(self, name: str, status: str, secondary: str, *, only_from: tuple[str, ...] = ("InProgress",),
+                   **fields) -> bool:
+        """Move a job's status unless it is no longer in one of `only_from` (e.g. already Stopped or Failed)."""
+        now = time.time()
+        fields = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in fields.items()}
+        if status in TERMINAL:
+            fields.setdefault("end_time", now)
+        fields |= {"status": status, "secondary_status": secondary, "last_modified_time": now}
+        columns = ", ".join(f"{k} = ?" for k in fields)
+        marks = ", ".join("?" for _ in only_from)
+        with self.transaction() as db:
+            cursor = db.execute(f"UPDATE jobs SET {columns} WHERE name_key = ? AND status IN ({marks})",
+                                (*fields.values(), name.lower(), *only_from))
+            return cursor.rowcount == 1
+
+    def put_candidate(self, job: str, record: dict) -> None:
+        with self.transaction() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM candidates WHERE job_key = ?",
+                             (job.lower(),)).fetchone()[0]
+            db.execute("INSERT INTO candidates (job_key, name, seq, status, objective, record, creation_time) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_key, name) DO UPDATE SET status = excluded.status,"
+                       " objective = excluded.objective, record = excluded.record",
+                       (job.lower(), record["name"], seq, record["status"], record.get("objective_value"),
+                        json.dumps(record), record["creation_time"]))
+
+    def candidates(self, job: str) -> list[dict]:
+        with self._connect() as db:
+            rows = db.execute("SELECT record FROM candidates WHERE job_key = ? ORDER BY seq", (job.lower(),))
+            return [json.loads(r["record"]) for r in rows]
+
+
+def _job_row(row: sqlite3.Row) -> JobRow:
+    return JobRow(name=row["name"], request=json.loads(row["request"]), plan=row["plan"], status=row["status"],
+                  secondary_status=row["secondary_status"], creation_time=row["creation_time"],
+                  last_modified_time=row["last_modified_time"], end_time=row["end_time"],
+                  failure_reason=row["failure_reason"],
+                  best_candidate=json.loads(row["best_candidate"]) if row["best_candidate"] else None,
+                  pid=row["pid"], pid_start=row["pid_start"],
+                  heartbeat=row["heartbeat"], stop_requested=bool(row["stop_requested"]), queued=bool(row["queued"]),
+                  seq=row["seq"])

@@ -1,0 +1,139 @@
+"""The detached process that runs one job: `python -m automl.worker NAME` (started by the scheduler).
+
+It heartbeats, watches for StopAutoMLJob, moves the status through SageMaker's stages, hands the data to
+the mode's runner and writes the outputs. Any error ends the job Failed with a reason a user can act on.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+
+from automl import scheduler
+from automl.artifacts import JobOutput, read_bytes, write_bytes, write_json
+from automl.budget import Budget
+from automl.dataset import load_dataset
+from automl.errors import AutoMLError
+from automl.leaderboard import rank, to_csv
+from automl.metrics import METRICS
+from automl.responses import describe
+from automl.spec import JobPlan
+from automl.store import Store
+from runners.base import RunContext
+from runners.single_pass import SinglePassRunner
+
+HEARTBEAT_S = 1.0
+
+ENDINGS = {
+    "Completed": ("Completed", "Completed"),
+    "MaxCandidatesReached": ("Completed", "MaxCandidatesReached"),
+    "MaxAutoMLJobRuntimeReached": ("Completed", "MaxAutoMLJobRuntimeReached"),
+    "Stopped": ("Stopped", "Stopped"),
+}
+
+
+class Watch:
+    """Heartbeats from a thread and mirrors the job's stop flag into an Event the runner polls cheaply."""
+
+    def __init__(self, store: Store, name: str):
+        self.store, self.name = store, name
+        self.stop = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self._beat()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join(5)
+
+    def _beat(self) -> None:
+        self.store.heartbeat(self.name)
+        if self.store.job(self.name).stop_requested:
+            self.stop.set()
+
+    def _loop(self) -> None:
+        while not self._done.wait(HEARTBEAT_S):
+            self._beat()
+
+
+def run_job(store: Store, name: str, watch: Watch) -> None:
+    job = store.job(name)
+    plan = JobPlan.from_json(job.plan)
+    budget = Budget(time.time(), plan.max_job_runtime_s, plan.max_runtime_per_candidate_s, plan.max_candidates)
+    store.transition(name, "InProgress", "AnalyzingData")
+    dataset = load_dataset(plan)
+    if plan.problem_type is None:
+        plan = plan.with_problem(dataset.problem_type)
+        store.update_job(name, plan=plan.to_json())
+    if watch.stop.is_set():
+        return finish(store, plan, "Stopped")
+    store.transition(name, "InProgress", "FeatureEngineering")
+    runner = SinglePassRunner(plan.mode)
+    output = JobOutput(plan.job_output)
+    ctx = RunContext(plan=plan, dataset=dataset, budget=budget, output=output, should_stop=watch.stop.is_set,
+                     record=lambda record: store.put_candidate(name, record), threads=os.cpu_count() or 1)
+    if plan.definitions_only:
+        write_json(output.candidate_definitions, runner.definitions(ctx))
+        store.transition(name, "Completed", "CandidateDefinitionsGenerated")
+        return write_json(output.describe, describe(store.job(name), []))
+    store.transition(name, "InProgress", runner.secondary_status)
+    reason = runner.run(ctx)
+    finish(store, plan, "Stopped" if watch.stop.is_set() else reason)
+
+
+def finish(store: Store, plan: JobPlan, reason: str) -> None:
+    """Pick the best finished candidate, write the outputs, then move the job to its terminal status."""
+    records = store.candidates(plan.name)
+    output = JobOutput(plan.job_output)
+    ranked = rank(records, METRICS[plan.objective]) if plan.objective else records
+    best = next((r for r in ranked if r["status"] == "Completed"), None)
+    if records and plan.objective:
+        write_bytes(output.leaderboard, to_csv(records, METRICS[plan.objective], plan.problem_type))
+    status, secondary = ENDINGS[reason]
+    fields = {}
+    if best is not None:
+        write_bytes(output.best_model, read_bytes(best["model_uri"]))
+        write_bytes(output.best_definition, read_bytes(best["definition_uri"]))
+        fields["best_candidate"] = {"name": best["name"]}
+    elif status == "Completed":
+        reasons = "; ".join(r["failure_reason"] for r in records if r.get("failure_reason"))[:900]
+        status, secondary = "Failed", "Failed"
+        fields["failure_reason"] = (f"no candidate finished ({reason}): {reasons}" if reasons else
+                                    f"no candidate finished ({reason})")
+    store.transition(plan.name, status, secondary, only_from=("InProgress", "Stopping"), **fields)
+    write_json(output.describe, describe(store.job(plan.name), store.candidates(plan.name)))
+
+
+def fail(store: Store, name: str, reason: str) -> None:
+    store.transition(name, "Failed", "Failed", only_from=("InProgress", "Stopping"), failure_reason=reason[:1024])
+    job = store.job(name)
+    try:
+        write_json(JobOutput(JobPlan.from_json(job.plan).job_output).describe, describe(job, store.candidates(name)))
+    except OSError:
+        pass  # the output location itself is what failed; the store still holds the reason
+
+
+def main(argv: list[str]) -> int:
+    name = argv[0]
+    store = Store()
+    try:
+        with Watch(store, name) as watch:
+            run_job(store, name, watch)
+    except AutoMLError as exc:
+        fail(store, name, exc.message)
+    except Exception as exc:
+        traceback.print_exc()
+        fail(store, name, "internal error: " + "".join(traceback.format_exception_only(type(exc), exc)).strip())
+    finally:
+        scheduler.kick(store)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,40 @@
+"""The runner interface every mode implements, and what the worker hands it.
+
+A runner turns a dataset into candidates within the budget, recording each candidate (InProgress, then
+Completed / Failed / Stopped) through `RunContext.record` as it goes, so Describe and ListCandidates see
+progress live and a dead worker loses nothing already finished. `run` returns why it ended: one of
+"Completed", "MaxCandidatesReached", "MaxAutoMLJobRuntimeReached", "Stopped".
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+from automl.artifacts import JobOutput
+from automl.budget import Budget
+from automl.dataset import Dataset
+from automl.spec import JobPlan
+
+
+@dataclass
+class RunContext:
+    plan: JobPlan
+    dataset: Dataset
+    budget: Budget
+    output: JobOutput
+    should_stop: Callable[[], bool]
+    record: Callable[[dict], None]
+    threads: int
+
+
+class Runner(ABC):
+    secondary_status: ClassVar[str]  # the AutoMLJobSecondaryStatus while it trains
+
+    @abstractmethod
+    def definitions(self, ctx: RunContext) -> list[dict]:
+        """The candidate definitions this runner would train, in order (GenerateCandidateDefinitionsOnly)."""
+
+    @abstractmethod
+    def run(self, ctx: RunContext) -> str:
+        """Train candidates until done, capped, out of time or stopped; return the reason it ended."""

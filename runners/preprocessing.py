@@ -1,0 +1,113 @@
+"""Preprocessing by column kind, fitted on training rows only and saved with the candidate.
+
+"tree" style keeps NaN, encodes categories as ordinal codes (rare levels grouped, unseen levels -> missing),
+projects TF-IDF text to a few dense components; "linear" style imputes and scales numbers and one-hot
+encodes categories, keeping TF-IDF sparse. Datetimes become calendar parts plus elapsed days in both.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from automl.columns import ColumnKind
+
+RARE_LEVEL_MIN_COUNT = 5
+MAX_ONE_HOT_LEVELS = 64
+TEXT_MAX_FEATURES = 20000
+TEXT_SVD_COMPONENTS = 32
+DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour", "elapsed_days")
+
+
+def _as_object(frame: pd.DataFrame) -> np.ndarray:
+    """Categories as plain Python strings with NaN for missing: what scikit-learn's encoders expect."""
+    return frame.astype(object).where(frame.notna(), np.nan).to_numpy()
+
+
+def _text_column(frame: pd.DataFrame) -> np.ndarray:
+    return frame.iloc[:, 0].fillna("").astype(str).to_numpy()
+
+
+def _datetime_parts(frame: pd.DataFrame) -> np.ndarray:
+    columns = []
+    for name in frame.columns:
+        values = pd.to_datetime(frame[name], errors="coerce", utc=True)
+        elapsed = (values - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds() / 86400.0
+        for part in DATETIME_PARTS[:-1]:
+            columns.append(getattr(values.dt, part).astype("float64").to_numpy())
+        columns.append(elapsed.astype("float64").to_numpy())
+    return np.column_stack(columns) if columns else np.empty((len(frame), 0))
+
+
+class _Projection(BaseEstimator, TransformerMixin):
+    """TruncatedSVD to at most TEXT_SVD_COMPONENTS, fewer when the vocabulary is smaller."""
+
+    def fit(self, X, y=None):
+        components = max(1, min(TEXT_SVD_COMPONENTS, X.shape[1] - 1))
+        self.svd_ = TruncatedSVD(n_components=components, random_state=0).fit(X) if X.shape[1] > 1 else None
+        return self
+
+    def transform(self, X):
+        return self.svd_.transform(X) if self.svd_ is not None else np.asarray(X.todense())
+
+
+@dataclass
+class Preprocessor:
+    """A fitted column transformer plus the facts an algorithm needs (which outputs are category codes)."""
+
+    kinds: dict[str, ColumnKind]
+    style: str
+
+    def fit(self, X: pd.DataFrame) -> "Preprocessor":
+        by_kind = {kind: [c for c, k in self.kinds.items() if k is kind] for kind in ColumnKind}
+        parts = []
+        numeric, categorical = by_kind[ColumnKind.NUMERIC], by_kind[ColumnKind.CATEGORICAL]
+        datetimes, texts = by_kind[ColumnKind.DATETIME], by_kind[ColumnKind.TEXT]
+        linear = self.style == "linear"
+        if numeric:
+            step = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                                 StandardScaler()) if linear else "passthrough"
+            parts.append(("numeric", step, numeric))
+        if categorical:
+            encoder = (OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=RARE_LEVEL_MIN_COUNT,
+                                     max_categories=MAX_ONE_HOT_LEVELS, sparse_output=True) if linear else
+                       OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                                      encoded_missing_value=np.nan, min_frequency=RARE_LEVEL_MIN_COUNT))
+            parts.append(("categorical", make_pipeline(FunctionTransformer(_as_object), encoder), categorical))
+        if datetimes:
+            steps = [FunctionTransformer(_datetime_parts)]
+            if linear:
+                steps += [SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()]
+            parts.append(("datetime", make_pipeline(*steps), datetimes))
+        for name in texts:
+            vectorizer = TfidfVectorizer(max_features=TEXT_MAX_FEATURES, ngram_range=(1, 2), min_df=2,
+                                         sublinear_tf=True, dtype=np.float32)
+            steps = [FunctionTransformer(_text_column), vectorizer]
+            if not linear:
+                steps.append(_Projection())
+            parts.append((f"text:{name}", make_pipeline(*steps), [name]))
+        self.transformer_ = ColumnTransformer(parts, sparse_threshold=0.3 if linear else 0.0,
+                                              verbose_feature_names_out=False)
+        self.transformer_.fit(X)
+        self.categorical_features_ = self._categorical_positions(len(numeric), len(categorical))
+        return self
+
+    def _categorical_positions(self, n_numeric: int, n_categorical: int) -> tuple[int, ...]:
+        if self.style == "linear" or not n_categorical:
+            return ()
+        return tuple(range(n_numeric, n_numeric + n_categorical))
+
+    def transform(self, X: pd.DataFrame):
+        out = self.transformer_.transform(X[list(self.kinds)])
+        if sparse.issparse(out):
+            return out.tocsr().astype(np.float32)
+        return np.asarray(out, dtype=np.float32)

@@ -1,0 +1,83 @@
+"""Fitting and scoring one candidate (preprocessing + algorithm + parameters), shared by every runner.
+
+Runs inside the executor's child process; writes the model and its definition, returns the record.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import algorithms
+from algorithms.base import Task
+from automl.artifacts import JobOutput, dump_model, public_uri, write_json
+from automl.dataset import Dataset
+from automl.metrics import score_all
+from automl.model import CandidateModel
+from runners.preprocessing import Preprocessor
+
+LATENCY_REPEATS = 5
+# The algorithm's own soft deadline comes this much before the hard one, so it can stop and save in time.
+SOFT_DEADLINE_SHARE = 0.15
+SOFT_DEADLINE_MIN_S = 1.0
+
+
+def definition(name: str, algorithm: str, params: dict, dataset: Dataset, objective: str) -> dict:
+    cls = algorithms.get(algorithm)
+    return {
+        "CandidateName": name,
+        "Algorithm": algorithm,
+        "ProblemType": dataset.problem_type.value,
+        "ObjectiveMetric": objective,
+        "Hyperparameters": cls.default_params(task_for(dataset, 1)) | params,
+        "Preprocessing": {"Style": cls.preprocessing,
+                          "Columns": {name: kind.value for name, kind in dataset.kinds.items()}},
+    }
+
+
+def task_for(dataset: Dataset, threads: int, categorical: tuple[int, ...] = ()) -> Task:
+    return Task(dataset.problem_type, len(dataset.classes), threads=threads, seed=0,
+                categorical_features=categorical)
+
+
+def soft_deadline(start: float, hard: float) -> float:
+    margin = max(SOFT_DEADLINE_MIN_S, SOFT_DEADLINE_SHARE * (hard - start))
+    return max(start, hard - margin)
+
+
+def fit_candidate(defn: dict, dataset: Dataset, output: JobOutput, threads: int, hard_deadline: float) -> dict:
+    start = time.time()
+    cls = algorithms.get(defn["Algorithm"])
+    preprocessor = Preprocessor(dataset.kinds, cls.preprocessing).fit(dataset.X_train)
+    X_train = preprocessor.transform(dataset.X_train)
+    X_valid = preprocessor.transform(dataset.X_valid)
+    task = task_for(dataset, threads, preprocessor.categorical_features_)
+    algorithm = cls(task, defn["Hyperparameters"]).fit(
+        X_train, dataset.y_train, sample_weight=dataset.w_train,
+        eval_set=(X_valid, dataset.y_valid, dataset.w_valid), deadline=soft_deadline(start, hard_deadline))
+    fit_s = time.time() - start
+    model = CandidateModel(dataset.problem_type, dataset.kinds, dataset.classes, preprocessor, algorithm)
+
+    began = time.perf_counter()
+    prediction = model.predict_raw(dataset.X_valid)
+    predict_s = time.perf_counter() - began
+    metrics = score_all(dataset.problem_type, dataset.y_valid, prediction, dataset.w_valid, dataset.positive_index)
+    latency = _single_row_latency(model, dataset)
+
+    name = defn["CandidateName"]
+    dump_model(output.model(name), model)
+    write_json(output.definition(name), defn | {"Fit": algorithm.describe_fit()})
+    return {"metrics": metrics, "objective_value": metrics[defn["ObjectiveMetric"]], "fit_s": fit_s,
+            "predict_s_per_1k": 1000 * predict_s / max(1, len(dataset.X_valid)), "inference_latency_s": latency,
+            "model_uri": public_uri(output.model(name)), "definition_uri": public_uri(output.definition(name))}
+
+
+def _single_row_latency(model: CandidateModel, dataset: Dataset) -> float:
+    """Median seconds to answer one row, preprocessing included: what a real-time endpoint would see."""
+    row = dataset.X_valid.iloc[:1]
+    times = []
+    for _ in range(LATENCY_REPEATS):
+        began = time.perf_counter()
+        model.predict_raw(row)
+        times.append(time.perf_counter() - began)
+    return float(np.median(times))
