@@ -1,0 +1,216 @@
+"""`automl`: the `aws sagemaker` Autopilot subcommands with the same flags, plus run / wait / predict.
+
+    automl create-auto-ml-job --cli-input-json file://request.json
+    automl describe-auto-ml-job --auto-ml-job-name my-job
+    automl run data.csv --target label --max-runtime 300
+    automl predict --job my-job --input new.csv --output predictions.csv
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pandas as pd
+from botocore import xform_name
+
+from automl import api
+from automl.artifacts import read_bytes
+from automl.contract import input_shape, output_shape
+from automl.errors import AutoMLError
+from automl.progress import ProgressPrinter
+from automl.shorthand import load_value
+
+OPERATIONS = ("CreateAutoMLJob", "DescribeAutoMLJob", "ListAutoMLJobs", "ListCandidatesForAutoMLJob",
+              "StopAutoMLJob")
+LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/automl-local"
+EXIT_SERVICE_ERROR = 254  # the AWS CLI's codes: 254 a service error, 252 a bad command line
+EXIT_USAGE = 252
+
+
+def _add_operation(subparsers, operation: str) -> None:
+    shape = input_shape(operation)
+    parser = subparsers.add_parser(xform_name(operation, "-"), help=f"the {operation} operation")
+    parser.set_defaults(operation=operation)
+    for name, member in shape.members.items():
+        flag = "--" + xform_name(name, "-")
+        if member.type_name == "boolean":
+            group = parser.add_mutually_exclusive_group()
+            group.add_argument(flag, dest=name, action="store_const", const="true")
+            group.add_argument("--no-" + flag[2:], dest=name, action="store_const", const="false")
+        elif member.type_name == "list":
+            parser.add_argument(flag, dest=name, nargs="+", metavar="VALUE")
+        else:
+            parser.add_argument(flag, dest=name, metavar="VALUE")
+    parser.add_argument("--cli-input-json", help="the whole request as JSON, or file://request.json")
+    parser.add_argument("--generate-cli-skeleton", nargs="?", const="input", choices=("input", "output"),
+                        help="print a request (or response) template and exit")
+
+
+def _skeleton(shape, depth: int = 0):
+    if shape is None:
+        return {}
+    if shape.type_name == "structure":
+        return {} if depth > 8 else {k: _skeleton(v, depth + 1) for k, v in shape.members.items()}
+    if shape.type_name == "list":
+        return [_skeleton(shape.member, depth + 1)]
+    if shape.type_name == "map":
+        return {"KeyName": _skeleton(shape.value, depth + 1)}
+    return {"integer": 0, "long": 0, "float": 0.0, "double": 0.0, "boolean": True}.get(shape.type_name, "")
+
+
+def _request(args, operation: str) -> dict:
+    shape = input_shape(operation)
+    request = {}
+    if args.cli_input_json:
+        text = args.cli_input_json
+        if text.startswith("file://"):
+            text = Path(text[len("file://"):]).expanduser().read_text()
+        request = json.loads(text)
+    for name, member in shape.members.items():
+        raw = getattr(args, name)
+        if raw is None:
+            continue
+        flag = "--" + xform_name(name, "-")
+        if member.type_name == "list":
+            values = [load_value(v, member, flag) for v in raw]
+            request[name] = values[0] if len(values) == 1 and isinstance(values[0], list) else [
+                v for value in values for v in (value if isinstance(value, list) else [value])]
+        else:
+            request[name] = load_value(raw, member, flag)
+    return request
+
+
+def _print_json(value) -> None:
+    print(json.dumps(value, indent=4, default=lambda v: v.isoformat() if isinstance(v, dt.datetime) else str(v)))
+
+
+def _call(client: api.Client, operation: str, request: dict) -> dict:
+    method = getattr(client, xform_name(operation))
+    if operation in ("DescribeAutoMLJob", "StopAutoMLJob"):
+        return method(**request) if request else method(AutoMLJobName=None)
+    return method(**request)
+
+
+def _run_request(args) -> dict:
+    name = args.name or "run-" + dt.datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:4]
+    channel = {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": args.data}},
+               "TargetAttributeName": args.target}
+    if args.data.endswith((".parquet", ".pq")):
+        channel["ContentType"] = "x-application/vnd.amazon+parquet"
+    if args.data.endswith(".gz"):
+        channel["CompressionType"] = "Gzip"
+    request = {"AutoMLJobName": name, "InputDataConfig": [channel],
+               "OutputDataConfig": {"S3OutputPath": args.output}, "RoleArn": LOCAL_ROLE_ARN}
+    if args.problem_type:
+        request["ProblemType"] = args.problem_type
+    if args.objective:
+        request["AutoMLJobObjective"] = {"MetricName": args.objective}
+    config = {}
+    if args.max_runtime:
+        config["CompletionCriteria"] = {"MaxAutoMLJobRuntimeInSeconds": args.max_runtime}
+    if args.mode:
+        config["Mode"] = args.mode
+    if config:
+        request["AutoMLJobConfig"] = config
+    return request
+
+
+def _show_leaderboard(describe: dict) -> None:
+    out = describe["OutputDataConfig"]["S3OutputPath"].rstrip("/") + "/" + describe["AutoMLJobName"]
+    try:
+        board = pd.read_csv(io.BytesIO(read_bytes(out + "/leaderboard.csv")))
+    except (OSError, FileNotFoundError):
+        return
+    columns = ["rank", "candidate_name", "algorithm", "objective_value", "fit_seconds", "status"]
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(board[columns].to_string(index=False))
+    print(f"\noutputs: {out}")
+
+
+def _finish(client: api.Client, name: str, timeout: float | None) -> int:
+    describe = client.wait(name, timeout=timeout, on_poll=ProgressPrinter())
+    _show_leaderboard(describe)
+    print(f"{describe['AutoMLJobName']}: {describe['AutoMLJobStatus']} ({describe['AutoMLJobSecondaryStatus']})"
+          + (f": {describe['FailureReason']}" if describe.get("FailureReason") else ""))
+    return 0 if describe["AutoMLJobStatus"] == "Completed" else 1
+
+
+def _predict(client: api.Client, args) -> int:
+    frame = client.predict(args.job, args.input)
+    for column in ("probabilities", "labels"):
+        if column in frame:
+            frame[column] = frame[column].map(json.dumps)
+    if args.output is None:
+        frame.to_csv(sys.stdout, index=False)
+    elif args.output.endswith((".parquet", ".pq")):
+        frame.to_parquet(args.output, index=False)
+    else:
+        frame.to_csv(args.output, index=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="automl", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for operation in OPERATIONS:
+        _add_operation(subparsers, operation)
+    run = subparsers.add_parser("run", help="create a job from a data file with defaults, wait, show leaderboard")
+    run.add_argument("data", help="CSV/Parquet file or folder: local path, file://, s3://")
+    run.add_argument("--target", required=True)
+    run.add_argument("--problem-type", choices=("BinaryClassification", "MulticlassClassification", "Regression"))
+    run.add_argument("--objective")
+    run.add_argument("--output", default="automl-output")
+    run.add_argument("--max-runtime", type=int, help="MaxAutoMLJobRuntimeInSeconds")
+    run.add_argument("--mode", choices=("AUTO", "ENSEMBLING", "HYPERPARAMETER_TUNING"))
+    run.add_argument("--name", help="job name (default: run-<timestamp>)")
+    run.add_argument("--no-wait", action="store_true", help="print the ARN and return at once")
+    wait = subparsers.add_parser("wait", help="block until a job ends, showing progress")
+    wait.add_argument("name")
+    wait.add_argument("--timeout", type=float)
+    predict = subparsers.add_parser("predict", help="score data with a job's best candidate")
+    predict.add_argument("--job", required=True)
+    predict.add_argument("--input", required=True)
+    predict.add_argument("--output", help="CSV or .parquet file (default: CSV on stdout)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    client = api.client()
+    operation = getattr(args, "operation", None)
+    try:
+        if operation is not None:
+            if args.generate_cli_skeleton:
+                shape = input_shape(operation) if args.generate_cli_skeleton == "input" else output_shape(operation)
+                _print_json(_skeleton(shape))
+                return 0
+            response = _call(client, operation, _request(args, operation))
+            if response:
+                _print_json(response)
+            return 0
+        if args.command == "run":
+            request = _run_request(args)
+            arn = client.create_auto_ml_job(**request)["AutoMLJobArn"]
+            print(f"created {request['AutoMLJobName']} ({arn})", file=sys.stderr)
+            return 0 if args.no_wait else _finish(client, request["AutoMLJobName"], None)
+        if args.command == "wait":
+            return _finish(client, args.name, args.timeout)
+        return _predict(client, args)
+    except AutoMLError as exc:
+        where = f" when calling the {operation} operation" if operation else ""
+        print(f"An error occurred ({exc.code}){where}: {exc.message}", file=sys.stderr)
+        return EXIT_SERVICE_ERROR
+    except (ValueError, OSError) as exc:
+        print(f"automl: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
