@@ -200,18 +200,16 @@ def _validation_fraction(config: dict, has_validation_channel: bool) -> float:
 
 
 def _completion_criteria(criteria: dict) -> dict:
-    resolved = {
-        "MaxCandidates": criteria.get("MaxCandidates"),
-        "MaxRuntimePerTrainingJobInSeconds": criteria.get(
-            "MaxRuntimePerTrainingJobInSeconds", budget_defaults.DEFAULT_MAX_RUNTIME_PER_TRAINING_JOB_S),
-        "MaxAutoMLJobRuntimeInSeconds": criteria.get(
-            "MaxAutoMLJobRuntimeInSeconds", budget_defaults.DEFAULT_MAX_JOB_RUNTIME_S),
-    }
-    if resolved["MaxRuntimePerTrainingJobInSeconds"] > resolved["MaxAutoMLJobRuntimeInSeconds"]:
+    """SageMaker's defaults; a default per-candidate limit never exceeds the job's own limit."""
+    total = criteria.get("MaxAutoMLJobRuntimeInSeconds", budget_defaults.DEFAULT_MAX_JOB_RUNTIME_S)
+    per_candidate = criteria.get("MaxRuntimePerTrainingJobInSeconds")
+    if per_candidate is not None and per_candidate > total:
         raise field_error(f"{CRITERIA_PATH}.MaxRuntimePerTrainingJobInSeconds", "must not exceed "
-                          f"MaxAutoMLJobRuntimeInSeconds ({resolved['MaxAutoMLJobRuntimeInSeconds']})",
-                          resolved["MaxRuntimePerTrainingJobInSeconds"])
-    return resolved
+                          f"MaxAutoMLJobRuntimeInSeconds ({total})", per_candidate)
+    if per_candidate is None:
+        per_candidate = min(budget_defaults.DEFAULT_MAX_RUNTIME_PER_TRAINING_JOB_S, total)
+    return {"MaxCandidates": criteria.get("MaxCandidates"), "MaxRuntimePerTrainingJobInSeconds": per_candidate,
+            "MaxAutoMLJobRuntimeInSeconds": total}
 
 
 def _algorithms(generation: dict, requested: Mode, mode: Mode) -> tuple[str, ...]:

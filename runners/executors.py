@@ -5,13 +5,16 @@ task's small result (a dict) comes back.
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import signal
 import time
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
 POLL_S = 0.2
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -21,7 +24,16 @@ class Outcome:
     error: str | None = None
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this child when the worker dies (kill -9 included), so no orphan trains on."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
 def _child(fn: Callable[[], Any], conn) -> None:
+    _die_with_parent()
     try:
         conn.send(("ok", fn()))
     except BaseException as exc:  # the child reports every failure; the parent decides

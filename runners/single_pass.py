@@ -11,6 +11,8 @@ from runners.base import Runner, RunContext
 from runners.executors import LocalProcessExecutor
 from runners.training import definition, fit_candidate
 
+MIN_CANDIDATE_S = 1.0  # no candidate starts with less of the job's time left than this
+
 
 class SinglePassRunner(Runner):
     def __init__(self, mode: Mode):
@@ -27,7 +29,7 @@ class SinglePassRunner(Runner):
         for defn in self.definitions(ctx):
             if ctx.should_stop():
                 return "Stopped"
-            if ctx.budget.remaining_s() <= 0:
+            if ctx.budget.remaining_s() <= MIN_CANDIDATE_S:
                 return "MaxAutoMLJobRuntimeReached"
             if ctx.budget.max_candidates is not None and trained >= ctx.budget.max_candidates:
                 return "MaxCandidatesReached"
@@ -41,6 +43,8 @@ class SinglePassRunner(Runner):
             record |= {"end_time": time.time()}
             if outcome.status == "Completed":
                 ctx.record(record | outcome.result | {"status": "Completed"})
+                if outcome.result["cut_short"] and hard >= ctx.budget.deadline:
+                    return "MaxAutoMLJobRuntimeReached"
                 continue
             if outcome.status == "Stopped":
                 ctx.record(record | {"status": "Stopped", "failure_reason": outcome.error})

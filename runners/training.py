@@ -52,10 +52,12 @@ def fit_candidate(defn: dict, dataset: Dataset, output: JobOutput, threads: int,
     X_train = preprocessor.transform(dataset.X_train)
     X_valid = preprocessor.transform(dataset.X_valid)
     task = task_for(dataset, threads, preprocessor.categorical_features_)
+    soft = soft_deadline(start, hard_deadline)
     algorithm = cls(task, defn["Hyperparameters"]).fit(
         X_train, dataset.y_train, sample_weight=dataset.w_train,
-        eval_set=(X_valid, dataset.y_valid, dataset.w_valid), deadline=soft_deadline(start, hard_deadline))
+        eval_set=(X_valid, dataset.y_valid, dataset.w_valid), deadline=soft)
     fit_s = time.time() - start
+    cut_short = time.time() >= soft
     model = CandidateModel(dataset.problem_type, dataset.kinds, dataset.classes, preprocessor, algorithm)
 
     began = time.perf_counter()
@@ -69,7 +71,8 @@ def fit_candidate(defn: dict, dataset: Dataset, output: JobOutput, threads: int,
     write_json(output.definition(name), defn | {"Fit": algorithm.describe_fit()})
     return {"metrics": metrics, "objective_value": metrics[defn["ObjectiveMetric"]], "fit_s": fit_s,
             "predict_s_per_1k": 1000 * predict_s / max(1, len(dataset.X_valid)), "inference_latency_s": latency,
-            "model_uri": public_uri(output.model(name)), "definition_uri": public_uri(output.definition(name))}
+            "model_uri": public_uri(output.model(name)), "definition_uri": public_uri(output.definition(name)),
+            "cut_short": cut_short}
 
 
 def _single_row_latency(model: CandidateModel, dataset: Dataset) -> float:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import socket
 import time
 from pathlib import Path
 
@@ -68,3 +69,36 @@ def wait_for(sm, name, predicate, timeout=120):
             return answer
         time.sleep(0.2)
     raise AssertionError(f"{name}: condition not reached in {timeout} s; last {answer['AutoMLJobSecondaryStatus']}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """A local S3-compatible server (moto) on 127.0.0.1, reached through the standard AWS settings."""
+    moto_server = pytest.importorskip("moto.server")
+    port = _free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch):
+    import boto3
+
+    for key, value in {"AWS_ENDPOINT_URL": s3_server, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    client = boto3.client("s3", endpoint_url=s3_server)
+    client.create_bucket(Bucket="data")
+    import fsspec
+    fsspec.config.conf.clear()
+    import s3fs
+    s3fs.S3FileSystem.clear_instance_cache()
+    return client
