@@ -76,13 +76,12 @@ def _request(args, operation: str) -> dict:
         raw = getattr(args, name)
         if raw is None:
             continue
-        flag = "--" + xform_name(name, "-")
         if member.type_name == "list":
-            values = [load_value(v, member, flag) for v in raw]
+            values = [load_value(v, member, name) for v in raw]
             request[name] = values[0] if len(values) == 1 and isinstance(values[0], list) else [
                 v for value in values for v in (value if isinstance(value, list) else [value])]
         else:
-            request[name] = load_value(raw, member, flag)
+            request[name] = load_value(raw, member, name)
     return request
 
 
@@ -93,7 +92,7 @@ def _print_json(value) -> None:
 def _call(client: api.Client, operation: str, request: dict) -> dict:
     method = getattr(client, xform_name(operation))
     if operation in ("DescribeAutoMLJob", "StopAutoMLJob"):
-        return method(**request) if request else method(AutoMLJobName=None)
+        return method(AutoMLJobName=request.get("AutoMLJobName"))
     return method(**request)
 
 

@@ -9,7 +9,7 @@ from automl.errors import field_error
 
 
 def load_value(text: str, shape, flag: str):
-    """One CLI argument -> a Python value for `shape`."""
+    """One CLI argument -> a Python value for `shape`; `flag` is the member name errors report."""
     if text.startswith("file://"):
         text = Path(text[len("file://"):]).expanduser().read_text()
     if shape.type_name in ("structure", "list", "map"):
@@ -106,7 +106,7 @@ def typed(value, shape, path: str):
         if kind in ("float", "double"):
             return float(value)
     except ValueError:
-        raise field_error(path, f"must be a number", value) from None
+        raise field_error(path, "must be a number", value) from None
     if kind == "boolean":
         if value.lower() not in ("true", "false"):
             raise field_error(path, "must be true or false", value)
