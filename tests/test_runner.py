@@ -1,0 +1,77 @@
+"""The first runner's isolation of failing candidates, its hard per-candidate limit, and the ranking rule."""
+import time
+
+import pytest
+
+import algorithms
+from algorithms.linear_learner import LinearLearner
+from automl.artifacts import JobOutput
+from automl.budget import Budget
+from automl.dataset import load_dataset
+from automl.leaderboard import rank
+from automl.metrics import METRICS
+from automl.responses import partial_failures
+from automl.spec import resolve
+from runners.base import RunContext
+from runners.single_pass import SinglePassRunner
+from tests.conftest import BREAST_CANCER, request
+
+
+class Exploding(LinearLearner):
+    """linear-learner whose fit raises: stands for any candidate that crashes mid-fit."""
+
+    def fit(self, X, y, **kwargs):
+        raise ValueError("singular matrix")
+
+
+class Stubborn(LinearLearner):
+    """linear-learner that ignores its deadline: only the executor's hard limit can end it."""
+
+    def fit(self, X, y, **kwargs):
+        time.sleep(30)
+        return super().fit(X, y, **kwargs)
+
+
+def context(tmp_path, names, per_candidate_s=60, records=None):
+    body = request(BREAST_CANCER, output=tmp_path / "out", AutoMLJobConfig={
+        "Mode": "ENSEMBLING", "CandidateGenerationConfig": {"AlgorithmsConfig": [{"AutoMLAlgorithms": names}]}})
+    plan = resolve(body)
+    dataset = load_dataset(plan)
+    plan = plan.with_problem(dataset.problem_type)
+    records = {} if records is None else records
+    return RunContext(plan=plan, dataset=dataset, budget=Budget(time.time(), 120, per_candidate_s, None),
+                      output=JobOutput(plan.job_output), should_stop=lambda: False,
+                      record=lambda r: records.__setitem__(r["name"], r), threads=1), records
+
+
+def test_a_failing_candidate_is_recorded_and_the_job_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setitem(algorithms.REGISTRY, "xgboost", Exploding)
+    ctx, records = context(tmp_path, ["xgboost", "lightgbm"])
+    assert SinglePassRunner(ctx.plan.mode).run(ctx) == "Completed"
+    assert records["job-1-xgboost-001"]["status"] == "Failed"
+    assert records["job-1-xgboost-001"]["failure_reason"] == "job-1-xgboost-001: ValueError: singular matrix"
+    assert records["job-1-lightgbm-002"]["status"] == "Completed"
+    assert partial_failures(list(records.values())) == [
+        {"PartialFailureMessage": "job-1-xgboost-001: ValueError: singular matrix"}]
+
+
+def test_per_candidate_limit_ends_the_process(tmp_path, monkeypatch):
+    monkeypatch.setitem(algorithms.REGISTRY, "xgboost", Stubborn)
+    ctx, records = context(tmp_path, ["xgboost", "lightgbm"], per_candidate_s=2)
+    began = time.time()
+    assert SinglePassRunner(ctx.plan.mode).run(ctx) == "Completed"
+    assert time.time() - began < 15
+    stubborn = records["job-1-xgboost-001"]
+    assert stubborn["status"] == "Failed"
+    assert stubborn["failure_reason"] == "job-1-xgboost-001: ran past MaxRuntimePerTrainingJobInSeconds"
+    assert stubborn["end_time"] - stubborn["creation_time"] < 3.5
+    assert records["job-1-lightgbm-002"]["status"] == "Completed"
+
+
+def test_rank_breaks_ties_by_inference_latency():
+    records = [{"name": "slow", "status": "Completed", "objective_value": 0.9, "inference_latency_s": 0.02},
+               {"name": "fast", "status": "Completed", "objective_value": 0.9, "inference_latency_s": 0.01},
+               {"name": "worse", "status": "Completed", "objective_value": 0.8, "inference_latency_s": 0.001},
+               {"name": "broken", "status": "Failed"}]
+    assert [r["name"] for r in rank(records, METRICS["F1"])] == ["fast", "slow", "worse", "broken"]
+    assert [r["name"] for r in rank(records, METRICS["MSE"])] == ["worse", "fast", "slow", "broken"]
