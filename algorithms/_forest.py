@@ -3,16 +3,32 @@ from __future__ import annotations
 
 import joblib
 
-from algorithms.base import Algorithm, past
+from algorithms.base import Algorithm, Task, past
 
 CHUNK_TREES = 50
 
 
 class Forest(Algorithm):
+    """The two forests share defaults (AutoGluon's proven ones: sqrt features for classes, all for values)."""
+
     modes = ("ENSEMBLING",)
 
-    def _estimator(self, params: dict):
+    @classmethod
+    def default_params(cls, task: Task) -> dict:
+        return {"n_estimators": 300, "max_features": "sqrt" if task.is_classification else 1.0,
+                "min_samples_leaf": 1, "criterion": "gini" if task.is_classification else "squared_error"}
+
+    @classmethod
+    def portfolio(cls, task: Task) -> list[dict]:
+        return [{"criterion": "entropy"}] if task.is_classification else [{"max_features": 0.5}]
+
+    def _estimator_classes(self) -> tuple[type, type]:
+        """(classifier, regressor) from scikit-learn."""
         raise NotImplementedError
+
+    def _estimator(self, params: dict):
+        classifier, regressor = self._estimator_classes()
+        return (classifier if self.task.is_classification else regressor)(**params)
 
     def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline=None):
         params = self.resolved_params
