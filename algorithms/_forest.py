@@ -44,9 +44,10 @@ class Forest(Algorithm):
         return self
 
     def _predict_raw(self, X):
-        if self.task.is_classification:
-            return self.model_.predict_proba(X)
-        return self.model_.predict(X)
+        with joblib.parallel_config(backend="threading", n_jobs=self.task.threads):
+            if self.task.is_classification:
+                return self.model_.predict_proba(X)
+            return self.model_.predict(X)
 
     def describe_fit(self) -> dict:
         return {"trees": int(self.model_.n_estimators)}

@@ -7,6 +7,7 @@ and start in submission order; "0": they are refused with ResourceLimitExceeded)
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -97,6 +98,14 @@ def alive(pid: int, start: str | None) -> bool:
             return True
 
 
+def _end_group(pgid: int) -> None:
+    """The worker led its own process group (new session): end whatever it left running."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def reap(store: Store) -> None:
     """Mark jobs whose worker died as Failed, then let queued jobs take the freed slots."""
     now = time.time()
@@ -110,6 +119,8 @@ def reap(store: Store) -> None:
         elif job.heartbeat is not None and now - job.heartbeat > heartbeat_timeout_s():
             reason = f"the worker sent no heartbeat for {now - job.heartbeat:.0f} s"
         if reason:
+            if job.pid is not None and process_start(job.pid) in (None, job.pid_start):
+                _end_group(job.pid)
             store.transition(job.name, "Failed", "Failed", only_from=("InProgress", "Stopping"),
                              failure_reason=reason)
     kick(store)

@@ -6,10 +6,12 @@ the mode's runner and writes the outputs. Any error ends the job Failed with a r
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 
 from automl import scheduler
 from automl.artifacts import JobOutput, read_bytes, write_bytes, write_json
@@ -23,6 +25,7 @@ from automl.spec import JobPlan
 from automl.store import Store
 from runners.base import RunContext
 from runners.single_pass import SinglePassRunner
+from runners.training import save_dataset
 
 HEARTBEAT_S = 1.0
 
@@ -76,8 +79,11 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
     store.transition(name, "InProgress", "FeatureEngineering")
     runner = SinglePassRunner(plan.mode)
     output = JobOutput(plan.job_output)
-    ctx = RunContext(plan=plan, dataset=dataset, budget=budget, output=output, should_stop=watch.stop.is_set,
-                     record=lambda record: store.put_candidate(name, record), threads=os.cpu_count() or 1)
+    dataset_path = scratch_dir(store, name) / "dataset.joblib"
+    save_dataset(dataset, dataset_path)
+    ctx = RunContext(plan=plan, dataset=dataset, dataset_path=dataset_path, budget=budget, output=output,
+                     should_stop=watch.stop.is_set, record=lambda record: store.put_candidate(name, record),
+                     threads=os.cpu_count() or 1)
     if plan.definitions_only:
         write_json(output.candidate_definitions, runner.definitions(ctx))
         store.transition(name, "Completed", "CandidateDefinitionsGenerated")
@@ -85,6 +91,11 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
     store.transition(name, "InProgress", runner.secondary_status)
     reason = runner.run(ctx)
     finish(store, plan, "Stopped" if watch.stop.is_set() else reason)
+
+
+def scratch_dir(store: Store, name: str) -> Path:
+    """Working files of a running job (the saved dataset); removed when the worker ends."""
+    return store.root / "scratch" / name.lower()
 
 
 def finish(store: Store, plan: JobPlan, reason: str) -> None:
@@ -131,6 +142,7 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         fail(store, name, "internal error: " + "".join(traceback.format_exception_only(type(exc), exc)).strip())
     finally:
+        shutil.rmtree(scratch_dir(store, name), ignore_errors=True)
         scheduler.kick(store)
     return 0
 

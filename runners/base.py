@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, ClassVar
 
 from automl.artifacts import JobOutput
@@ -21,6 +22,7 @@ from automl.spec import JobPlan
 class RunContext:
     plan: JobPlan
     dataset: Dataset
+    dataset_path: Path  # the same dataset saved once, for the training processes to read
     budget: Budget
     output: JobOutput
     should_stop: Callable[[], bool]

@@ -1,19 +1,24 @@
 """Runs one task in a child process with a hard deadline, so a stop or a time limit ends it within a second.
 
-The child is forked, so it shares the already loaded dataset without copying it through a pipe; only the
-task's small result (a dict) comes back.
+Children come from a fork server: a clean process started before any model ran, so OpenMP (LightGBM,
+XGBoost), which hangs in a child forked from a process that already used it, always starts fresh. The task
+is a module-level function with picklable arguments (pass large data as a file path); only its small
+result (a dict) comes back.
 """
 from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import os
 import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
 POLL_S = 0.2
+OWNER_POLL_S = 0.5
 PR_SET_PDEATHSIG = 1
 
 
@@ -32,10 +37,33 @@ def _die_with_parent() -> None:
         pass
 
 
-def _child(fn: Callable[[], Any], conn) -> None:
-    _die_with_parent()
+def _watch_owner(owner: int) -> None:
+    """The fork server outlives a worker killed with -9; this ends the training once its worker is gone."""
+    def watch():
+        while True:
+            time.sleep(OWNER_POLL_S)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            if not _running(owner):
+                os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _running(pid: int) -> bool:
     try:
-        conn.send(("ok", fn()))
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return True
+
+
+def _child(fn: Callable[..., Any], args: tuple, owner: int, conn) -> None:
+    _die_with_parent()
+    _watch_owner(owner)
+    try:
+        conn.send(("ok", fn(*args)))
     except BaseException as exc:  # the child reports every failure; the parent decides
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         conn.send(("error", detail))
@@ -44,13 +72,14 @@ def _child(fn: Callable[[], Any], conn) -> None:
 
 
 class LocalProcessExecutor:
-    def __init__(self, should_stop: Callable[[], bool]):
+    def __init__(self, should_stop: Callable[[], bool], preload: tuple[str, ...] = ()):
         self.should_stop = should_stop
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(list(preload))
 
-    def run(self, fn: Callable[[], Any], deadline: float) -> Outcome:
-        context = multiprocessing.get_context("fork")
-        receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(target=_child, args=(fn, sender), daemon=True)
+    def run(self, fn: Callable[..., Any], args: tuple, deadline: float) -> Outcome:
+        receiver, sender = self.context.Pipe(duplex=False)
+        process = self.context.Process(target=_child, args=(fn, args, os.getpid(), sender), daemon=True)
         process.start()
         sender.close()
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import algorithms
 from automl.problem import Mode
 from runners.base import Runner, RunContext
 from runners.executors import LocalProcessExecutor
@@ -24,7 +25,7 @@ class SinglePassRunner(Runner):
                 for i, algorithm in enumerate(names, start=1)]
 
     def run(self, ctx: RunContext) -> str:
-        executor = LocalProcessExecutor(ctx.should_stop)
+        executor = LocalProcessExecutor(ctx.should_stop, preload=("runners.training",))
         trained = 0
         for defn in self.definitions(ctx):
             if ctx.should_stop():
@@ -38,7 +39,8 @@ class SinglePassRunner(Runner):
                       "creation_time": started, "definition": defn}
             ctx.record(record)
             hard = ctx.budget.candidate_deadline(started)
-            outcome = executor.run(lambda: fit_candidate(defn, ctx.dataset, ctx.output, ctx.threads, hard), hard)
+            cls = algorithms.get(defn["Algorithm"])
+            outcome = executor.run(fit_candidate, (defn, cls, ctx.dataset_path, ctx.output, ctx.threads, hard), hard)
             trained += 1
             record |= {"end_time": time.time()}
             if outcome.status == "Completed":

@@ -1,11 +1,14 @@
 """Fitting and scoring one candidate (preprocessing + algorithm + parameters), shared by every runner.
 
-Runs inside the executor's child process; writes the model and its definition, returns the record.
+Runs inside the executor's child process; reads the dataset the worker saved once, writes the model and
+its definition, and returns the record.
 """
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import joblib
 import numpy as np
 
 import algorithms
@@ -45,9 +48,16 @@ def soft_deadline(start: float, hard: float) -> float:
     return max(start, hard - margin)
 
 
-def fit_candidate(defn: dict, dataset: Dataset, output: JobOutput, threads: int, hard_deadline: float) -> dict:
+def save_dataset(dataset: Dataset, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(dataset, path)
+
+
+def fit_candidate(defn: dict, cls: type, dataset_path: Path, output: JobOutput, threads: int,
+                  hard_deadline: float) -> dict:
+    """`cls` is the algorithm class resolved by the runner (pickled by reference into the child)."""
     start = time.time()
-    cls = algorithms.get(defn["Algorithm"])
+    dataset = joblib.load(dataset_path)
     preprocessor = Preprocessor(dataset.kinds, cls.preprocessing).fit(dataset.X_train)
     X_train = preprocessor.transform(dataset.X_train)
     X_valid = preprocessor.transform(dataset.X_valid)

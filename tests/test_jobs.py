@@ -33,6 +33,18 @@ def slow_csv(tmp_path_factory):
     return path
 
 
+def living_in_group(pgid: int) -> list[int]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            found.append(int(entry))
+    return found
+
+
 def candidates(sm, name, **extra):
     answer = sm.list_candidates_for_auto_ml_job(AutoMLJobName=name, **extra)
     validate_response("ListCandidatesForAutoMLJob", answer)
@@ -220,6 +232,8 @@ def test_dead_worker_is_reported_failed(sm, home, slow_csv, tmp_path):
                                       "killed or the machine stopped")
     with sqlite3.connect(home / "jobs.sqlite3") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    time.sleep(0.5)
+    assert living_in_group(pid) == [], "nothing the worker started may train on"
 
 
 def test_queue_starts_jobs_in_submission_order(sm, tmp_path, breast_cancer, monkeypatch):

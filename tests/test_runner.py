@@ -14,6 +14,7 @@ from automl.responses import partial_failures
 from automl.spec import resolve
 from runners.base import RunContext
 from runners.single_pass import SinglePassRunner
+from runners.training import save_dataset
 from tests.conftest import BREAST_CANCER, request
 
 
@@ -39,7 +40,10 @@ def context(tmp_path, names, per_candidate_s=60, records=None):
     dataset = load_dataset(plan)
     plan = plan.with_problem(dataset.problem_type)
     records = {} if records is None else records
-    return RunContext(plan=plan, dataset=dataset, budget=Budget(time.time(), 120, per_candidate_s, None),
+    path = tmp_path / "scratch" / "dataset.joblib"
+    save_dataset(dataset, path)
+    return RunContext(plan=plan, dataset=dataset, dataset_path=path,
+                      budget=Budget(time.time(), 120, per_candidate_s, None),
                       output=JobOutput(plan.job_output), should_stop=lambda: False,
                       record=lambda r: records.__setitem__(r["name"], r), threads=1), records
 
@@ -75,3 +79,21 @@ def test_rank_breaks_ties_by_inference_latency():
                {"name": "broken", "status": "Failed"}]
     assert [r["name"] for r in rank(records, METRICS["F1"])] == ["fast", "slow", "worse", "broken"]
     assert [r["name"] for r in rank(records, METRICS["MSE"])] == ["worse", "fast", "slow", "broken"]
+
+
+def _train_lightgbm(seed: int) -> int:
+    import lightgbm as lgb
+    import numpy as np
+
+    X = np.random.default_rng(seed).random((500, 5))
+    booster = lgb.train({"verbosity": -1, "num_threads": 2}, lgb.Dataset(X, X[:, 0] > 0.5), 10)
+    return booster.current_iteration()
+
+
+def test_training_process_starts_clean_after_the_parent_used_openmp():
+    """A child forked straight from a process that ran LightGBM hangs in OpenMP; the fork server's do not."""
+    from runners.executors import LocalProcessExecutor
+
+    _train_lightgbm(0)
+    outcome = LocalProcessExecutor(lambda: False).run(_train_lightgbm, (1,), time.time() + 30)
+    assert (outcome.status, outcome.result) == ("Completed", 10)

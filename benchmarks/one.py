@@ -1,0 +1,111 @@
+"""One benchmark run in its own process: fit one framework on one dataset's train.csv within the budget,
+predict its test.csv, and write predictions, timings and peak memory of the whole process tree.
+
+    python -m benchmarks.one --framework automl --train T --test T --target y --problem-type Regression \
+        --budget 60 --seed 0 --out run_dir
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.frameworks import build
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of `root` and every descendant (workers, forked trainers), from /proc."""
+    parents, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        rss[int(entry)] = int(fields[21]) * PAGE
+    total, frontier = 0, [root]
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    while frontier:
+        pid = frontier.pop()
+        total += rss.get(pid, 0)
+        frontier.extend(children.get(pid, []))
+    return total
+
+
+class PeakMemory:
+    def __init__(self, interval_s: float = 0.1):
+        self.peak, self.interval_s = 0, interval_s
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self._done.wait(self.interval_s):
+            self.peak = max(self.peak, tree_rss_bytes(os.getpid()))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+
+
+def _versions(framework: str) -> dict:
+    import importlib.metadata as md
+
+    names = {"automl": ["automl-local", "lightgbm", "xgboost", "scikit-learn"], "lightgbm": ["lightgbm"],
+             "flaml": ["flaml", "lightgbm", "xgboost"]}.get(framework, ["autogluon.tabular"])
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    for flag in ("--framework", "--train", "--test", "--target", "--problem-type", "--out"):
+        parser.add_argument(flag, required=True)
+    parser.add_argument("--budget", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train, test = pd.read_csv(args.train), pd.read_csv(args.test)
+    adapter = build(args.framework)
+    with PeakMemory() as memory:
+        began = time.perf_counter()
+        adapter.fit(train, args.target, args.problem_type, args.budget, args.seed, out)
+        fit_s = time.perf_counter() - began
+        features = test.drop(columns=[args.target])
+        began = time.perf_counter()
+        labels, proba, classes = adapter.predict(features)
+        predict_s = time.perf_counter() - began
+    np.save(out / "labels.npy", np.asarray(labels, dtype=object), allow_pickle=True)
+    if proba is not None:
+        np.save(out / "proba.npy", np.asarray(proba, dtype=float))
+    (out / "run.json").write_text(json.dumps({
+        "fit_s": fit_s, "predict_s": predict_s, "predict_rows_per_s": len(test) / max(predict_s, 1e-9),
+        "peak_memory_mb": memory.peak / 2 ** 20, "classes": [str(c) for c in classes] if classes else None,
+        "versions": _versions(args.framework)}))
+
+
+if __name__ == "__main__":
+    main()
