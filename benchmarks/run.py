@@ -41,11 +41,12 @@ def _datasets(suite: Path, names: list[str] | None) -> list[dict]:
 
 
 def _smoke_dataset(out: Path) -> dict:
-    """The shipped breast-cancer data, split 75/25 (stratified, seed 0): present on every machine."""
+    """The shipped breast-cancer data, split 90/10 (stratified, seed 0; 512 training rows, over the API's 500):
+    present on every machine."""
     from sklearn.model_selection import train_test_split
 
     frame = pd.read_csv(SHIPPED)
-    train, test = train_test_split(frame, test_size=0.25, random_state=0, stratify=frame["diagnosis"])
+    train, test = train_test_split(frame, test_size=0.1, random_state=0, stratify=frame["diagnosis"])
     out.mkdir(parents=True, exist_ok=True)
     train.to_csv(out / "train.csv", index=False)
     test.to_csv(out / "test.csv", index=False)
