@@ -21,11 +21,19 @@ REGISTRY: dict[str, type[Algorithm]] = {cls.name: cls for cls in (LightGBM, XGBo
                                                                    LinearLearner)}
 
 
+# The order a job trains them in when the request does not list them: strongest per second first, so a
+# tight MaxAutoMLJobRuntimeInSeconds still ends with a good model.
+PRIORITY = ("lightgbm", "linear-learner", "xgboost", "extra-trees", "randomforest", "catboost", "nn-torch",
+            "fastai", "mlp")
+
+
 def _check_names() -> None:
     from automl.contract import service_model
 
     api_names = set(service_model().shape_for("AutoMLAlgorithm").enum)
     named = set(REGISTRY) | {n for names in MODE_ALGORITHMS.values() for n in names}
+    if set(PRIORITY) != {n for names in MODE_ALGORITHMS.values() for n in names}:
+        raise ImportError("PRIORITY must order exactly the algorithms of MODE_ALGORITHMS")
     unknown = named - api_names
     if unknown:
         raise ImportError(f"algorithm names not in the API's AutoMLAlgorithm enum: {sorted(unknown)}")
@@ -42,5 +50,5 @@ def get(name: str) -> type[Algorithm]:
 
 
 def available(mode: str) -> tuple[str, ...]:
-    """The mode's documented algorithms that this engine implements, in the documented order."""
-    return tuple(n for n in MODE_ALGORITHMS[mode] if n in REGISTRY)
+    """The mode's documented algorithms that this engine implements, in PRIORITY order."""
+    return tuple(n for n in PRIORITY if n in MODE_ALGORITHMS[mode] and n in REGISTRY)

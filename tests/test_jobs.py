@@ -129,7 +129,7 @@ def test_definitions_only_listing_sorting_and_pagination(sm, tmp_path, breast_ca
         assert (final["AutoMLJobStatus"], final["AutoMLJobSecondaryStatus"]) == ("Completed",
                                                                                  "CandidateDefinitionsGenerated")
     defs = json.loads((tmp_path / "out" / "alpha-job" / "candidate_definitions.json").read_text())
-    assert [d["Algorithm"] for d in defs] == ["extra-trees", "lightgbm", "linear-learner", "randomforest", "xgboost"]
+    assert [d["Algorithm"] for d in defs] == ["lightgbm", "linear-learner", "xgboost", "extra-trees", "randomforest"]
     assert candidates(sm, "alpha-job")["Candidates"] == []
 
     def names(**query):
