@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -85,10 +86,18 @@ def run_one(dataset: dict, framework: str, budget: int, seed: int, out: Path) ->
     train_target = pd.read_csv(dataset["train"], usecols=[dataset["target"]])[dataset["target"]]
     truth = pd.read_csv(dataset["test"], usecols=[dataset["target"]])[dataset["target"]]
     metrics = score(run_dir, truth, train_target, dataset["problem_type"])
+    _keep_only_results(run_dir)
     overshoot = 0.0 if framework == "lightgbm" else (info["fit_s"] - budget) / budget
     return row | {"status": "ok", "metrics": metrics, "fit_s": info["fit_s"], "overshoot": overshoot,
                   "predict_rows_per_s": info["predict_rows_per_s"], "peak_memory_mb": info["peak_memory_mb"],
                   "versions": info["versions"]}
+
+
+def _keep_only_results(run_dir: Path) -> None:
+    """Models of peers weigh gigabytes: keep the predictions and timings, drop the rest."""
+    for path in run_dir.iterdir():
+        if path.name not in ("run.json", "labels.npy", "proba.npy"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def machine() -> dict:
