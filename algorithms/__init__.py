@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from algorithms.base import Algorithm
+from algorithms.catboost import CatBoost
 from algorithms.extra_trees import ExtraTrees
 from algorithms.lightgbm import LightGBM
 from algorithms.linear_learner import LinearLearner
@@ -17,13 +18,13 @@ MODE_ALGORITHMS: dict[str, tuple[str, ...]] = {
     "HYPERPARAMETER_TUNING": ("linear-learner", "mlp", "xgboost"),
 }
 
-REGISTRY: dict[str, type[Algorithm]] = {cls.name: cls for cls in (LightGBM, XGBoost, RandomForest, ExtraTrees,
-                                                                   LinearLearner)}
+REGISTRY: dict[str, type[Algorithm]] = {cls.name: cls for cls in (LightGBM, CatBoost, XGBoost, RandomForest,
+                                                                   ExtraTrees, LinearLearner)}
 
 
 # The order a job trains them in when the request does not list them: strongest per second first, so a
 # tight MaxAutoMLJobRuntimeInSeconds still ends with a good model.
-PRIORITY = ("lightgbm", "linear-learner", "xgboost", "extra-trees", "randomforest", "catboost", "nn-torch",
+PRIORITY = ("lightgbm", "linear-learner", "catboost", "xgboost", "extra-trees", "randomforest", "nn-torch",
             "fastai", "mlp")
 
 

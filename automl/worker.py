@@ -83,7 +83,7 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
     save_dataset(dataset, dataset_path)
     ctx = RunContext(plan=plan, dataset=dataset, dataset_path=dataset_path, budget=budget, output=output,
                      should_stop=watch.stop.is_set, record=lambda record: store.put_candidate(name, record),
-                     threads=os.cpu_count() or 1)
+                     threads=lambda: fair_share_threads(store))
     if plan.definitions_only:
         write_json(output.candidate_definitions, runner.definitions(ctx))
         store.transition(name, "Completed", "CandidateDefinitionsGenerated")
@@ -91,6 +91,13 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
     store.transition(name, "InProgress", runner.secondary_status)
     reason = runner.run(ctx)
     finish(store, plan, "Stopped" if watch.stop.is_set() else reason)
+
+
+def fair_share_threads(store: Store) -> int:
+    """The cores split between the jobs running now: OpenMP boosters slow down many times over when
+    two jobs each claim every core."""
+    running = sum(1 for j in store.jobs() if not j.queued and j.status in ("InProgress", "Stopping"))
+    return max(1, (os.cpu_count() or 1) // max(1, running))
 
 
 def scratch_dir(store: Store, name: str) -> Path:

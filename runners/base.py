@@ -27,7 +27,7 @@ class RunContext:
     output: JobOutput
     should_stop: Callable[[], bool]
     record: Callable[[dict], None]
-    threads: int
+    threads: Callable[[], int]  # asked before each candidate: the cores this job may use now
 
 
 class Runner(ABC):

@@ -40,7 +40,8 @@ class SinglePassRunner(Runner):
             ctx.record(record)
             hard = ctx.budget.candidate_deadline(started)
             cls = algorithms.get(defn["Algorithm"])
-            outcome = executor.run(fit_candidate, (defn, cls, ctx.dataset_path, ctx.output, ctx.threads, hard), hard)
+            outcome = executor.run(fit_candidate, (defn, cls, ctx.dataset_path, ctx.output, ctx.threads(), hard),
+                                   hard)
             trained += 1
             record |= {"end_time": time.time()}
             if outcome.status == "Completed":

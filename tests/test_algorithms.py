@@ -85,7 +85,7 @@ def test_multiclass(name, digits_csv):
     assert (proba.argmax(axis=1) == yv).mean() > 0.75  # 400 training rows of 10 classes
 
 
-@pytest.mark.parametrize("name", ["lightgbm", "xgboost", "randomforest", "extra-trees"])
+@pytest.mark.parametrize("name", ["lightgbm", "catboost", "xgboost", "randomforest", "extra-trees"])
 def test_deadline_in_the_past_ends_growth_early(name, frame):
     kinds, pre, Xt, yt, Xv, yv, task, _ = prepared(frame, name, "diagnosis", ProblemType.BINARY)
     model = algorithms.get(name)(task).fit(Xt, yt, eval_set=(Xv, yv, None), deadline=time.time() - 1)
@@ -95,7 +95,7 @@ def test_deadline_in_the_past_ends_growth_early(name, frame):
 
 
 def test_registry_matches_the_api():
-    assert set(algorithms.available("ENSEMBLING")) == {"extra-trees", "lightgbm", "linear-learner", "randomforest",
-                                                       "xgboost"}
+    assert set(algorithms.available("ENSEMBLING")) == {"catboost", "extra-trees", "lightgbm", "linear-learner",
+                                                       "randomforest", "xgboost"}
     for name, cls in algorithms.REGISTRY.items():
         assert cls.name == name and set(cls.modes) <= set(algorithms.MODE_ALGORITHMS)

@@ -68,7 +68,7 @@ def test_completed_job_writes_outputs_and_predict_reproduces_the_score(sm, tmp_p
 
     listed = candidates(sm, "bc", SortBy="FinalObjectiveMetricValue", SortOrder="Descending")["Candidates"]
     assert sorted(c["CandidateName"].split("-", 1)[1].rsplit("-", 1)[0] for c in listed) == [
-        "extra-trees", "lightgbm", "linear-learner", "randomforest", "xgboost"]
+        "catboost", "extra-trees", "lightgbm", "linear-learner", "randomforest", "xgboost"]
     values = [c["FinalAutoMLJobObjectiveMetric"]["Value"] for c in listed]
     assert values == sorted(values, reverse=True)
     best = final["BestCandidate"]
@@ -79,7 +79,7 @@ def test_completed_job_writes_outputs_and_predict_reproduces_the_score(sm, tmp_p
 
     out = tmp_path / "out" / "bc"
     board = pd.read_csv(out / "leaderboard.csv")
-    assert list(board["rank"]) == [1, 2, 3, 4, 5]
+    assert list(board["rank"]) == [1, 2, 3, 4, 5, 6]
     assert board.loc[0, "candidate_name"] == best["CandidateName"]
     assert {"objective_value", "AUC", "LogLoss", "fit_seconds", "predict_seconds_per_1k_rows", "status"} <= set(board)
     definition = json.loads((out / "best_candidate" / "definition.json").read_text())
@@ -129,7 +129,8 @@ def test_definitions_only_listing_sorting_and_pagination(sm, tmp_path, breast_ca
         assert (final["AutoMLJobStatus"], final["AutoMLJobSecondaryStatus"]) == ("Completed",
                                                                                  "CandidateDefinitionsGenerated")
     defs = json.loads((tmp_path / "out" / "alpha-job" / "candidate_definitions.json").read_text())
-    assert [d["Algorithm"] for d in defs] == ["lightgbm", "linear-learner", "xgboost", "extra-trees", "randomforest"]
+    assert [d["Algorithm"] for d in defs] == ["lightgbm", "linear-learner", "catboost", "xgboost", "extra-trees",
+                                              "randomforest"]
     assert candidates(sm, "alpha-job")["Candidates"] == []
 
     def names(**query):
@@ -265,7 +266,7 @@ def test_job_reading_and_writing_s3(sm, s3, breast_cancer):
     s3.put_object(Bucket="data", Key="bc/train.csv", Body=breast_cancer.to_csv(index=False).encode())
     sm.create_auto_ml_job(**request("s3://data/bc/", name="on-s3", output="s3://data/results",
                                     AutoMLJobConfig=only("lightgbm")))
-    final = sm.wait("on-s3", timeout=60)
+    final = sm.wait("on-s3", timeout=180)
     assert final["AutoMLJobStatus"] == "Completed", final.get("FailureReason")
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="data", Prefix="results/on-s3/")["Contents"]}
     assert {"results/on-s3/leaderboard.csv", "results/on-s3/describe.json",

@@ -113,7 +113,8 @@ def test_algorithms_config_rules(sm, train_csv):
 def test_empty_algorithm_list_means_all_of_the_mode(train_csv):
     body = request(train_csv, AutoMLJobConfig={"Mode": "ENSEMBLING", "CandidateGenerationConfig": {
         "AlgorithmsConfig": [{"AutoMLAlgorithms": []}]}})
-    assert resolve(body).algorithms == ("lightgbm", "linear-learner", "xgboost", "extra-trees", "randomforest")
+    assert resolve(body).algorithms == ("lightgbm", "linear-learner", "catboost", "xgboost", "extra-trees",
+                                        "randomforest")
     body["AutoMLJobConfig"]["Mode"] = "HYPERPARAMETER_TUNING"
     assert resolve(body).algorithms == ("linear-learner", "xgboost")
 

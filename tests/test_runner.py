@@ -45,7 +45,7 @@ def context(tmp_path, names, per_candidate_s=60, records=None):
     return RunContext(plan=plan, dataset=dataset, dataset_path=path,
                       budget=Budget(time.time(), 120, per_candidate_s, None),
                       output=JobOutput(plan.job_output), should_stop=lambda: False,
-                      record=lambda r: records.__setitem__(r["name"], r), threads=1), records
+                      record=lambda r: records.__setitem__(r["name"], r), threads=lambda: 1), records
 
 
 def test_a_failing_candidate_is_recorded_and_the_job_goes_on(tmp_path, monkeypatch):
