@@ -37,14 +37,33 @@ class CandidateModel:
         return self.algorithm.predict(X)
 
     def infer(self, frame: pd.DataFrame) -> pd.DataFrame:
-        raw = self.predict_raw(frame)
-        if not self.problem_type.is_classification:
-            return pd.DataFrame({"predicted_label": raw}, index=frame.index)
-        labels = [c.item() if isinstance(c, np.generic) else c for c in self.classes]
-        best = raw.argmax(axis=1)
-        return pd.DataFrame({
-            "predicted_label": [labels[i] for i in best],
-            "probability": raw[np.arange(len(raw)), best],
-            "probabilities": [list(map(float, row)) for row in raw],
-            "labels": [labels] * len(raw),
-        }, index=frame.index)
+        return inference_answer(self.problem_type, self.classes, self.predict_raw(frame), frame.index)
+
+
+@dataclass
+class EnsembleModel:
+    """A weighted average of saved candidates' predictions (weights from ensemble selection)."""
+
+    problem_type: ProblemType
+    classes: list
+    members: list[CandidateModel]
+    weights: list[float]
+
+    def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
+        return sum(w * m.predict_raw(frame) for w, m in zip(self.weights, self.members))
+
+    def infer(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return inference_answer(self.problem_type, self.classes, self.predict_raw(frame), frame.index)
+
+
+def inference_answer(problem_type: ProblemType, classes: list, raw: np.ndarray, index) -> pd.DataFrame:
+    if not problem_type.is_classification:
+        return pd.DataFrame({"predicted_label": raw}, index=index)
+    labels = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    best = raw.argmax(axis=1)
+    return pd.DataFrame({
+        "predicted_label": [labels[i] for i in best],
+        "probability": raw[np.arange(len(raw)), best],
+        "probabilities": [list(map(float, row)) for row in raw],
+        "labels": [labels] * len(raw),
+    }, index=index)

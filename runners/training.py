@@ -69,23 +69,39 @@ def fit_candidate(defn: dict, cls: type, dataset_path: Path, output: JobOutput, 
     fit_s = time.time() - start
     cut_short = time.time() >= soft
     model = CandidateModel(dataset.problem_type, dataset.kinds, dataset.classes, preprocessor, algorithm)
+    measured, prediction = measure(model, dataset, defn["ObjectiveMetric"])
+    name = defn["CandidateName"]
+    np.save(validation_predictions(dataset_path, name), prediction)
+    return measured | save(output, defn | {"Fit": algorithm.describe_fit()}, model) | {
+        "fit_s": fit_s, "cut_short": cut_short}
 
+
+def save(output: JobOutput, defn: dict, model) -> dict:
+    name = defn["CandidateName"]
+    dump_model(output.model(name), model)
+    write_json(output.definition(name), defn)
+    return {"model_uri": public_uri(output.model(name)), "definition_uri": public_uri(output.definition(name))}
+
+
+def validation_predictions(dataset_path: Path, candidate: str) -> Path:
+    """Where a candidate's validation predictions wait for ensemble selection, beside the saved dataset."""
+    folder = dataset_path.parent / "validation"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{candidate}.npy"
+
+
+def measure(model, dataset: Dataset, objective: str) -> tuple[dict, np.ndarray]:
+    """Validation metrics, throughput and single-row latency of any saved model (candidate or ensemble)."""
     began = time.perf_counter()
     prediction = model.predict_raw(dataset.X_valid)
     predict_s = time.perf_counter() - began
     metrics = score_all(dataset.problem_type, dataset.y_valid, prediction, dataset.w_valid, dataset.positive_index)
-    latency = _single_row_latency(model, dataset)
-
-    name = defn["CandidateName"]
-    dump_model(output.model(name), model)
-    write_json(output.definition(name), defn | {"Fit": algorithm.describe_fit()})
-    return {"metrics": metrics, "objective_value": metrics[defn["ObjectiveMetric"]], "fit_s": fit_s,
-            "predict_s_per_1k": 1000 * predict_s / max(1, len(dataset.X_valid)), "inference_latency_s": latency,
-            "model_uri": public_uri(output.model(name)), "definition_uri": public_uri(output.definition(name)),
-            "cut_short": cut_short}
+    return {"metrics": metrics, "objective_value": metrics[objective],
+            "predict_s_per_1k": 1000 * predict_s / max(1, len(dataset.X_valid)),
+            "inference_latency_s": _single_row_latency(model, dataset)}, prediction
 
 
-def _single_row_latency(model: CandidateModel, dataset: Dataset) -> float:
+def _single_row_latency(model, dataset: Dataset) -> float:
     """Median seconds to answer one row, preprocessing included: what a real-time endpoint would see."""
     row = dataset.X_valid.iloc[:1]
     times = []

@@ -68,7 +68,7 @@ def test_completed_job_writes_outputs_and_predict_reproduces_the_score(sm, tmp_p
 
     listed = candidates(sm, "bc", SortBy="FinalObjectiveMetricValue", SortOrder="Descending")["Candidates"]
     assert sorted(c["CandidateName"].split("-", 1)[1].rsplit("-", 1)[0] for c in listed) == [
-        "catboost", "extra-trees", "lightgbm", "linear-learner", "randomforest", "xgboost"]
+        "catboost", "extra-trees", "lightgbm", "linear-learner", "randomforest", "weighted", "xgboost"]
     values = [c["FinalAutoMLJobObjectiveMetric"]["Value"] for c in listed]
     assert values == sorted(values, reverse=True)
     best = final["BestCandidate"]
@@ -79,7 +79,7 @@ def test_completed_job_writes_outputs_and_predict_reproduces_the_score(sm, tmp_p
 
     out = tmp_path / "out" / "bc"
     board = pd.read_csv(out / "leaderboard.csv")
-    assert list(board["rank"]) == [1, 2, 3, 4, 5, 6]
+    assert list(board["rank"]) == [1, 2, 3, 4, 5, 6, 7]
     assert board.loc[0, "candidate_name"] == best["CandidateName"]
     assert {"objective_value", "AUC", "LogLoss", "fit_seconds", "predict_seconds_per_1k_rows", "status"} <= set(board)
     definition = json.loads((out / "best_candidate" / "definition.json").read_text())
@@ -204,9 +204,10 @@ def test_per_candidate_limit_cuts_training_short(sm, slow_csv, tmp_path):
                                                                "MaxCandidates": 2}}))
     final = sm.wait("per-cand", timeout=60)
     listed = {c["CandidateName"]: c for c in candidates(sm, "per-cand")["Candidates"]}
-    # lightgbm stops growing at its soft deadline and is kept; nothing runs past the hard limit.
-    assert all(c["CandidateStatus"] == "Completed" for c in listed.values())
-    assert final["AutoMLJobSecondaryStatus"] == "Completed"
+    # lightgbm stops growing at its soft deadline and is kept; nothing runs past the hard limit; the cap of 2
+    # leaves no room for the ensemble.
+    assert all(c["CandidateStatus"] == "Completed" for c in listed.values()) and len(listed) == 2
+    assert final["AutoMLJobSecondaryStatus"] == "MaxCandidatesReached"
     lgb = listed["per-cand-lightgbm-001"]
     assert (lgb["EndTime"] - lgb["CreationTime"]).total_seconds() < 3 + 1.5
 

@@ -1,6 +1,8 @@
 """The first runner's isolation of failing candidates, its hard per-candidate limit, and the ranking rule."""
 import time
 
+import numpy as np
+
 import pytest
 
 import algorithms
@@ -97,3 +99,31 @@ def test_training_process_starts_clean_after_the_parent_used_openmp():
     _train_lightgbm(0)
     outcome = LocalProcessExecutor(lambda: False).run(_train_lightgbm, (1,), time.time() + 30)
     assert (outcome.status, outcome.result) == ("Completed", 10)
+
+
+def test_ensemble_selection_weights_the_members_that_help():
+    from runners.ensemble import select_weights
+
+    truth = np.array([0, 1] * 50)
+    good = np.column_stack([1 - truth * 0.8 - 0.1, truth * 0.8 + 0.1])
+    noise = np.full((100, 2), 0.5)
+    weights = select_weights([noise, good], lambda p: -np.mean((p[:, 1] - truth) ** 2))
+    assert weights.tolist() == [0.0, 1.0]
+    half = np.column_stack([1 - truth * 0.4 - 0.3, truth * 0.4 + 0.3])
+    assert select_weights([half, good], lambda p: (p.argmax(1) == truth).mean()).sum() == pytest.approx(1.0)
+
+
+def test_runner_adds_a_weighted_ensemble_that_predicts_like_its_score(tmp_path):
+    from automl.artifacts import load_model
+    from automl.metrics import score_all
+
+    ctx, records = context(tmp_path, ["linear-learner", "lightgbm"])
+    assert SinglePassRunner(ctx.plan.mode).run(ctx) == "Completed"
+    ensemble = records["job-1-weighted-ensemble"]
+    assert ensemble["status"] == "Completed" and ensemble["algorithm"] == "weighted-ensemble"
+    best_single = max(r["objective_value"] for n, r in records.items() if n != "job-1-weighted-ensemble")
+    assert ensemble["objective_value"] >= best_single - 1e-12, "selection never makes the validation score worse"
+    model = load_model(ensemble["model_uri"])
+    scores = score_all(ctx.dataset.problem_type, ctx.dataset.y_valid, model.predict_raw(ctx.dataset.X_valid),
+                       None, ctx.dataset.positive_index)
+    assert scores["F1"] == pytest.approx(ensemble["objective_value"], abs=1e-12)

@@ -27,8 +27,11 @@ def test_credit_g_through_the_api_and_predict_reproduces_the_score(sm, tmp_path)
     predicted = sm.predict("credit", CREDIT / "test.csv")["predicted_label"]
     # The minority class ('bad') is the positive one.
     assert f1_score(test["class"], predicted, pos_label="bad") == pytest.approx(best["Value"], abs=1e-12)
-    definition = json.loads((tmp_path / "out" / "credit" / "best_candidate" / "definition.json").read_text())
-    assert "categorical" in definition["Preprocessing"]["Columns"].values()
+    best_definition = json.loads((tmp_path / "out" / "credit" / "best_candidate" / "definition.json").read_text())
+    assert best_definition["CandidateName"] == final["BestCandidate"]["CandidateName"]
+    lightgbm = json.loads((tmp_path / "out" / "credit" / "candidates" / "credit-lightgbm-001" / "definition.json"
+                           ).read_text())
+    assert "categorical" in lightgbm["Preprocessing"]["Columns"].values()
 
 
 def test_credit_g_through_the_cli(home, tmp_path, capsys):
