@@ -35,7 +35,6 @@ class Algorithm(ABC):
     modes: ClassVar[tuple[str, ...]]
     problem_types: ClassVar[frozenset] = frozenset(ProblemType)
     preprocessing: ClassVar[str] = "tree"
-    handles_missing: ClassVar[bool] = True
 
     def __init__(self, task: Task, params: dict | None = None):
         self.task = task

@@ -8,7 +8,6 @@ class LinearLearner(Algorithm):
     name = "linear-learner"
     modes = ("ENSEMBLING", "HYPERPARAMETER_TUNING")
     preprocessing = "linear"
-    handles_missing = False
 
     @classmethod
     def default_params(cls, task: Task) -> dict:

@@ -208,9 +208,9 @@ def read_frame(source: ChannelSource) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def read_any(data, content_type: str | None = None) -> pd.DataFrame:
-    """A DataFrame as is, or any location readable as a channel (used by predict)."""
+def read_any(data) -> pd.DataFrame:
+    """A DataFrame as is, or any location readable as a channel, format told by its bytes (used by predict)."""
     if isinstance(data, pd.DataFrame):
         return data
-    source = ChannelSource(str(data), "S3Prefix", "None", content_type, "input")
+    source = ChannelSource(str(data), "S3Prefix", "None", None, "input")
     return read_frame(source)

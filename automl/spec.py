@@ -13,7 +13,7 @@ from automl import budget as budget_defaults
 from automl.channels import CONTENT_TYPES, CSV, ChannelSource, filesystem, list_objects, read_header
 from automl.columns import FeatureSpec, check_spec_against_header, parse_feature_spec
 from automl.errors import field_error
-from automl.metrics import METRICS, objective_metric
+from automl.metrics import METRICS, TIME_SERIES_METRICS, objective_metric
 from automl.problem import DEFAULT_OBJECTIVE, Mode, ProblemType
 
 REGION = "local"
@@ -104,7 +104,7 @@ def resolve(request: dict) -> JobPlan:
     fraction = _validation_fraction(config, validation is not None)
     problem_type = ProblemType(request["ProblemType"]) if request.get("ProblemType") else None
     objective = (request.get("AutoMLJobObjective") or {}).get("MetricName")
-    if objective is not None and objective not in METRICS:
+    if objective in TIME_SERIES_METRICS:
         raise field_error("AutoMLJobObjective.MetricName", "is a time-series metric; CreateAutoMLJob trains tabular "
                           "models, whose metrics are " + ", ".join(METRICS), objective)
     if problem_type is not None:

@@ -118,12 +118,6 @@ class Store:
                        "last_modified_time, seq) VALUES (?, ?, ?, ?, 'InProgress', 'Starting', ?, ?, ?)",
                        (name.lower(), name, json.dumps(request), plan, now, now, seq))
 
-    def delete_job(self, name: str) -> None:
-        """Only for a create that failed after its row was written: leave nothing behind."""
-        with self.transaction() as db:
-            db.execute("DELETE FROM jobs WHERE name_key = ?", (name.lower(),))
-            db.execute("DELETE FROM candidates WHERE job_key = ?", (name.lower(),))
-
     def job(self, name: str) -> JobRow:
         with self._connect() as db:
             row = db.execute("SELECT * FROM jobs WHERE name_key = ?", (name.lower(),)).fetchone()
