@@ -83,8 +83,12 @@ def test_completed_job_writes_outputs_and_predict_reproduces_the_score(sm, tmp_p
     assert board.loc[0, "candidate_name"] == best["CandidateName"]
     assert {"objective_value", "AUC", "LogLoss", "fit_seconds", "predict_seconds_per_1k_rows", "status"} <= set(board)
     definition = json.loads((out / "best_candidate" / "definition.json").read_text())
-    assert definition["CandidateName"] == best["CandidateName"] and "Hyperparameters" in definition
-    assert definition["Preprocessing"]["Columns"]["mean_radius"] == "numeric"
+    assert definition["CandidateName"] == best["CandidateName"]
+    base = json.loads((out / "candidates" / "bc-lightgbm-001" / "definition.json").read_text())
+    assert base["Hyperparameters"]["learning_rate"] == 0.05 and base["Fit"]["rounds"] >= 1
+    assert base["Preprocessing"]["Columns"]["mean_radius"] == "numeric"
+    ensemble = json.loads((out / "candidates" / "bc-weighted-ensemble" / "definition.json").read_text())
+    assert sum(ensemble["Members"].values()) == pytest.approx(1.0)
     saved = json.loads((out / "describe.json").read_text())
     assert saved["AutoMLJobStatus"] == "Completed" and saved["BestCandidate"]["CandidateName"] == best["CandidateName"]
     assert not list(out.rglob(".tmp-*")), "no temporary file may remain visible"
