@@ -25,7 +25,7 @@ from automl.dataset import create_analysis_limit_bytes, load_dataset
 from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error
 from automl.metrics import METRICS
 from automl.spec import JobPlan, resolve
-from automl.store import TERMINAL, Store
+from automl.store import TERMINAL, Store, name_in_use
 
 STATUS_ORDER = {"InProgress": 0, "Stopping": 1, "Stopped": 2, "Failed": 3, "Completed": 4}
 
@@ -44,9 +44,7 @@ class Client:
         validate_request("CreateAutoMLJob", request)
         name = request["AutoMLJobName"]
         try:
-            existing = self.store.job(name)
-            raise ResourceInUse(f"AutoMLJobName: a job named {existing.name!r} already exists (names are "
-                                "case-insensitive)")
+            raise name_in_use(self.store.job(name).name)  # before reading any data; insert checks again
         except ResourceNotFound:
             pass
         plan = resolve(request)

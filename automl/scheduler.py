@@ -13,6 +13,7 @@ import sys
 import time
 
 from automl.errors import ResourceLimitExceeded
+from automl.processes import alive, process_start
 from automl.store import Store
 
 LAUNCH_GRACE_S = 60
@@ -70,32 +71,6 @@ def _launch(store: Store, name: str) -> None:
         process = subprocess.Popen([sys.executable, "-m", "automl.worker", name], stdout=log, stderr=log,
                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True, close_fds=True)
     store.update_job(name, pid=process.pid, pid_start=process_start(process.pid))
-
-
-def process_start(pid: int) -> str | None:
-    """The kernel's start time of a process: with the pid, it names the process even after pid reuse."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def alive(pid: int, start: str | None) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return fields[0] not in ("Z", "X") and (start is None or fields[19] == start)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
 
 
 def _end_group(pgid: int) -> None:

@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS candidates (
 """
 
 
+def name_in_use(existing: str) -> ResourceInUse:
+    return ResourceInUse(f"AutoMLJobName: a job named {existing!r} already exists (names are case-insensitive)")
+
+
 def home() -> Path:
     return Path(os.environ.get("AUTOML_HOME", Path.home() / ".automl")).expanduser()
 
@@ -111,8 +115,7 @@ class Store:
         with self.transaction() as db:
             row = db.execute("SELECT name FROM jobs WHERE name_key = ?", (name.lower(),)).fetchone()
             if row is not None:
-                raise ResourceInUse(f"AutoMLJobName: a job named {row['name']!r} already exists (names are "
-                                    "case-insensitive)")
+                raise name_in_use(row["name"])
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
             db.execute("INSERT INTO jobs (name_key, name, request, plan, status, secondary_status, creation_time, "
                        "last_modified_time, seq) VALUES (?, ?, ?, ?, 'InProgress', 'Starting', ?, ?, ?)",

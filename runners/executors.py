@@ -17,6 +17,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from automl.processes import alive
+
 POLL_S = 0.2
 OWNER_POLL_S = 0.5
 PR_SET_PDEATHSIG = 1
@@ -40,23 +42,10 @@ def _die_with_parent() -> None:
 def _watch_owner(owner: int) -> None:
     """The fork server outlives a worker killed with -9; this ends the training once its worker is gone."""
     def watch():
-        while True:
+        while alive(owner, None):
             time.sleep(OWNER_POLL_S)
-            try:
-                os.kill(owner, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            if not _running(owner):
-                os._exit(1)
+        os._exit(1)
     threading.Thread(target=watch, daemon=True).start()
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return True
 
 
 def _child(fn: Callable[..., Any], args: tuple, owner: int, conn) -> None:

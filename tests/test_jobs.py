@@ -13,6 +13,7 @@ from sklearn.metrics import f1_score
 
 from automl.contract import validate_response
 from automl.errors import ResourceLimitExceeded, ValidationException
+from automl.processes import GONE, stat_fields
 from tests.conftest import request, wait_for
 
 
@@ -34,15 +35,8 @@ def slow_csv(tmp_path_factory):
 
 
 def living_in_group(pgid: int) -> list[int]:
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            found.append(int(entry))
-    return found
+    members = {int(e): stat_fields(int(e)) for e in filter(str.isdigit, os.listdir("/proc"))}
+    return [pid for pid, fields in members.items() if fields and int(fields[2]) == pgid and fields[0] not in GONE]
 
 
 def candidates(sm, name, **extra):
