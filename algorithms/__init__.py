@@ -7,8 +7,10 @@ from __future__ import annotations
 from algorithms.base import Algorithm
 from algorithms.catboost import CatBoost
 from algorithms.extra_trees import ExtraTrees
+from algorithms.fastai import FastAI
 from algorithms.lightgbm import LightGBM
 from algorithms.linear_learner import LinearLearner
+from algorithms.nn_torch import NNTorch
 from algorithms.randomforest import RandomForest
 from algorithms.xgboost import XGBoost
 
@@ -19,7 +21,7 @@ MODE_ALGORITHMS: dict[str, tuple[str, ...]] = {
 }
 
 REGISTRY: dict[str, type[Algorithm]] = {cls.name: cls for cls in (LightGBM, CatBoost, XGBoost, RandomForest,
-                                                                   ExtraTrees, LinearLearner)}
+                                                                   ExtraTrees, LinearLearner, NNTorch, FastAI)}
 
 
 # The order a job trains them in when the request does not list them: strongest per second first, so a

@@ -16,6 +16,9 @@ import numpy as np
 
 from automl.problem import ProblemType
 
+MAX_BOOSTING_ROUNDS = 10000
+EARLY_STOPPING_ROUNDS = 50
+
 
 @dataclass(frozen=True)
 class Task:
@@ -81,6 +84,28 @@ class Algorithm(ABC):
     def describe_fit(self) -> dict:
         """Facts about the fitted model worth recording in the candidate definition (e.g. rounds used)."""
         return {}
+
+    @classmethod
+    def refit_params(cls, facts: list[dict]) -> dict:
+        """Parameters for a fit on all rows with no validation fold, from the bagged folds' `describe_fit`."""
+        return {}
+
+
+class Boosting(Algorithm):
+    """Boosters stop early on the validation fold; a refit on all rows grows the folds' mean round count."""
+
+    DEFAULT_ROUNDS: ClassVar[int] = 300  # without a validation fold or a refit count
+
+    def rounds(self, params: dict, validated: bool) -> tuple[int, bool]:
+        """(rounds to grow, whether to stop early); pops the refit's fixed count from `params`."""
+        fixed = params.pop("rounds", None)
+        if fixed is not None:
+            return int(fixed), False
+        return (MAX_BOOSTING_ROUNDS, True) if validated else (self.DEFAULT_ROUNDS, False)
+
+    @classmethod
+    def refit_params(cls, facts: list[dict]) -> dict:
+        return {"rounds": max(1, int(round(float(np.mean([f["rounds"] for f in facts])))))}
 
 
 def past(deadline: float | None) -> bool:

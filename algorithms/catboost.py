@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from algorithms.base import Algorithm, Task, past
+from algorithms.base import EARLY_STOPPING_ROUNDS, Boosting, Task, past
 
-MAX_ROUNDS = 10000
-EARLY_STOPPING_ROUNDS = 50
 MISSING_CATEGORY = -1  # catboost wants category codes as integers; NaN (missing or unseen) becomes its own level
 
 
-class CatBoost(Algorithm):
+class CatBoost(Boosting):
+    DEFAULT_ROUNDS = 1000
+
     name = "catboost"
     modes = ("ENSEMBLING",)
 
@@ -42,7 +42,9 @@ class CatBoost(Algorithm):
     def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline=None):
         from catboost import CatBoostClassifier, CatBoostRegressor
 
-        params = self.resolved_params | {"thread_count": self.task.threads, "random_seed": self.task.seed,
+        params = self.resolved_params
+        params["iterations"], early = self.rounds(params, eval_set is not None)
+        params |= {"thread_count": self.task.threads, "random_seed": self.task.seed,
                                          "verbose": False, "allow_writing_files": False}
         if self.task.problem_type.value == "MulticlassClassification":
             params["loss_function"] = "MultiClass"
@@ -52,13 +54,10 @@ class CatBoost(Algorithm):
             params["loss_function"] = "RMSE"
         cls = CatBoostClassifier if self.task.is_classification else CatBoostRegressor
         fit_args = {"callbacks": [_StopAtDeadline(deadline)]}
-        if eval_set is not None:
+        if eval_set is not None and early:
             Xv, yv, wv = eval_set
             fit_args |= {"eval_set": self._pool(Xv, yv, wv), "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
                          "use_best_model": True}
-            params["iterations"] = MAX_ROUNDS
-        else:
-            params["iterations"] = 1000
         self.model_ = cls(**params).fit(self._pool(X, y, sample_weight), **fit_args)
         return self
 

@@ -1,13 +1,10 @@
 """lightgbm: gradient-boosted trees with native categorical splits and early stopping on the validation set."""
 from __future__ import annotations
 
-from algorithms.base import Algorithm, Task, past
-
-MAX_ROUNDS = 10000
-EARLY_STOPPING_ROUNDS = 50
+from algorithms.base import EARLY_STOPPING_ROUNDS, Boosting, Task, past
 
 
-class LightGBM(Algorithm):
+class LightGBM(Boosting):
     name = "lightgbm"
     modes = ("ENSEMBLING",)
 
@@ -25,7 +22,9 @@ class LightGBM(Algorithm):
     def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline=None):
         import lightgbm as lgb
 
-        params = self.resolved_params | {"verbosity": -1, "num_threads": self.task.threads, "seed": self.task.seed,
+        params = self.resolved_params
+        rounds, early = self.rounds(params, eval_set is not None)
+        params |= {"verbosity": -1, "num_threads": self.task.threads, "seed": self.task.seed,
                                          "deterministic": True}
         if self.task.problem_type.value == "MulticlassClassification":
             params |= {"objective": "multiclass", "num_class": self.task.n_classes}
@@ -38,8 +37,8 @@ class LightGBM(Algorithm):
         if eval_set is not None:
             Xv, yv, wv = eval_set
             valid_sets = [lgb.Dataset(Xv, yv, weight=wv, reference=train, categorical_feature=categorical)]
-            callbacks.append(lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False))
-        rounds = MAX_ROUNDS if valid_sets else 300
+            if early:
+                callbacks.append(lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False))
         self.booster_ = lgb.train(params, train, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)
         return self
 

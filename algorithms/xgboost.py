@@ -1,13 +1,10 @@
 """xgboost: histogram gradient boosting with early stopping on the validation set."""
 from __future__ import annotations
 
-from algorithms.base import Algorithm, Task, past
-
-MAX_ROUNDS = 10000
-EARLY_STOPPING_ROUNDS = 50
+from algorithms.base import EARLY_STOPPING_ROUNDS, Boosting, Task, past
 
 
-class XGBoost(Algorithm):
+class XGBoost(Boosting):
     name = "xgboost"
     modes = ("ENSEMBLING", "HYPERPARAMETER_TUNING")
 
@@ -24,7 +21,9 @@ class XGBoost(Algorithm):
     def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline=None):
         import xgboost as xgb
 
-        params = self.resolved_params | {"tree_method": "hist", "nthread": self.task.threads, "seed": self.task.seed,
+        params = self.resolved_params
+        rounds, early = self.rounds(params, eval_set is not None)
+        params |= {"tree_method": "hist", "nthread": self.task.threads, "seed": self.task.seed,
                                          "verbosity": 0}
         if self.task.problem_type.value == "MulticlassClassification":
             params |= {"objective": "multi:softprob", "num_class": self.task.n_classes, "eval_metric": "mlogloss"}
@@ -38,8 +37,8 @@ class XGBoost(Algorithm):
         if eval_set is not None:
             Xv, yv, wv = eval_set
             evals = [(xgb.DMatrix(Xv, yv, weight=wv), "validation")]
-        self.booster_ = xgb.train(params, train, num_boost_round=MAX_ROUNDS if evals else 300, evals=evals,
-                                  early_stopping_rounds=EARLY_STOPPING_ROUNDS if evals else None,
+        self.booster_ = xgb.train(params, train, num_boost_round=rounds, evals=evals,
+                                  early_stopping_rounds=EARLY_STOPPING_ROUNDS if early else None,
                                   callbacks=callbacks, verbose_eval=False)
         return self
 

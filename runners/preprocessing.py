@@ -2,7 +2,8 @@
 
 "tree" style keeps NaN, encodes categories as ordinal codes (rare levels grouped, unseen levels -> missing),
 projects TF-IDF text to a few dense components; "linear" style imputes and scales numbers and one-hot
-encodes categories, keeping TF-IDF sparse. Datetimes become calendar parts plus elapsed days in both.
+encodes categories, keeping TF-IDF sparse; "neural" style scales numbers and text components like "linear"
+but keeps categories as ordinal codes for embeddings. Datetimes become calendar parts plus elapsed days.
 """
 from __future__ import annotations
 
@@ -72,10 +73,10 @@ class Preprocessor:
         parts = []
         numeric, categorical = by_kind[ColumnKind.NUMERIC], by_kind[ColumnKind.CATEGORICAL]
         datetimes, texts = by_kind[ColumnKind.DATETIME], by_kind[ColumnKind.TEXT]
-        linear = self.style == "linear"
+        linear, scaled = self.style == "linear", self.style in ("linear", "neural")
         if numeric:
             step = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                                 StandardScaler()) if linear else "passthrough"
+                                 StandardScaler()) if scaled else "passthrough"
             parts.append(("numeric", step, numeric))
         if categorical:
             encoder = (OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=RARE_LEVEL_MIN_COUNT,
@@ -85,7 +86,7 @@ class Preprocessor:
             parts.append(("categorical", make_pipeline(FunctionTransformer(_as_object), encoder), categorical))
         if datetimes:
             steps = [FunctionTransformer(_datetime_parts)]
-            if linear:
+            if scaled:
                 steps += [SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()]
             parts.append(("datetime", make_pipeline(*steps), datetimes))
         for name in texts:
@@ -94,17 +95,20 @@ class Preprocessor:
             steps = [FunctionTransformer(_text_column), vectorizer]
             if not linear:
                 steps.append(_Projection())
+            if self.style == "neural":
+                steps.append(StandardScaler())
             parts.append((f"text:{name}", make_pipeline(*steps), [name]))
         self.transformer_ = ColumnTransformer(parts, sparse_threshold=0.3 if linear else 0.0,
                                               verbose_feature_names_out=False)
         self.transformer_.fit(X)
-        self.categorical_features_ = self._categorical_positions(len(numeric), len(categorical))
+        self.categorical_features_ = self._categorical_positions(categorical)
         return self
 
-    def _categorical_positions(self, n_numeric: int, n_categorical: int) -> tuple[int, ...]:
-        if self.style == "linear" or not n_categorical:
+    def _categorical_positions(self, categorical: list[str]) -> tuple[int, ...]:
+        if self.style == "linear" or not categorical:
             return ()
-        return tuple(range(n_numeric, n_numeric + n_categorical))
+        start = self.transformer_.output_indices_["categorical"].start
+        return tuple(range(start, start + len(categorical)))
 
     def transform(self, X: pd.DataFrame):
         out = self.transformer_.transform(X[list(self.kinds)])

@@ -1,0 +1,187 @@
+"""Shared training loop of the two torch networks (nn-torch, fastai): categorical embeddings, weighted loss,
+early stopping on the validation fold by keeping the best epoch, and a deadline that ends training early.
+
+Inputs come from the "neural" preprocessing: scaled numbers, category codes (NaN for missing or unseen,
+mapped to embedding row 0) at `task.categorical_features`.
+"""
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+
+from algorithms.base import Algorithm, past
+
+PATIENCE_EPOCHS = 10
+MAX_EMBEDDING = 64
+PREDICT_BATCH = 8192
+
+
+def embedding_size(levels: int) -> int:
+    """Grows slowly with the number of levels (the rule of thumb fastai popularised)."""
+    return int(min(MAX_EMBEDDING, round(1.6 * levels ** 0.56)))
+
+
+class TorchTabular(Algorithm):
+    modes = ("ENSEMBLING",)
+    preprocessing = "neural"
+
+    def _network(self, n_numeric: int, levels: list[int], n_out: int, params: dict):
+        """The module mapping (numeric float tensor, category long tensor) to n_out outputs."""
+        raise NotImplementedError
+
+    def _scheduler(self, optimizer, params: dict, epochs: int, steps_per_epoch: int):
+        """A per-step learning-rate schedule, or None for a constant rate."""
+        return None
+
+    def _split(self, X):
+        X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float32)
+        categorical = list(self.task.categorical_features)
+        numeric = [i for i in range(X.shape[1]) if i not in categorical]
+        codes = X[:, categorical]
+        codes = np.where(np.isnan(codes), -1, codes).astype(np.int64) + 1
+        return np.nan_to_num(X[:, numeric]), codes
+
+    def _tensors(self, X):
+        import torch
+
+        numeric, codes = self._split(X)
+        codes = np.minimum(codes, np.asarray(self.levels_, dtype=np.int64) - 1) if codes.size else codes
+        return torch.from_numpy(numeric), torch.from_numpy(codes)
+
+    def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline=None):
+        import torch
+
+        torch.manual_seed(self.task.seed)
+        torch.set_num_threads(max(1, self.task.threads))
+        params = self.resolved_params
+        _, codes = self._split(X)
+        self.levels_ = [int(codes[:, j].max()) + 2 for j in range(codes.shape[1])]  # + row 0 (missing/unseen)
+        n_out = self.task.n_classes if self.task.is_classification else 1
+        y = np.asarray(y)
+        if not self.task.is_classification:
+            self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)
+        numeric, codes = self._tensors(X)
+        target = self._target(y)
+        weight = torch.from_numpy(np.ones(len(y), np.float32) if sample_weight is None else
+                                  np.asarray(sample_weight, np.float32) / np.mean(sample_weight))
+        self.shape_ = (numeric.shape[1], self.levels_, n_out, params)
+        self.network_ = self._network(*self.shape_)
+        optimizer = torch.optim.AdamW(self.network_.parameters(), lr=params["learning_rate"],
+                                      weight_decay=params["weight_decay"])
+        batch = int(min(params["batch_size"], max(32, len(y) // 8)))
+        steps = -(-len(y) // batch)
+        epochs = int(params["epochs"])
+        valid = None
+        if eval_set is not None:
+            Xv, yv, wv = eval_set
+            valid = (*self._tensors(Xv), self._target(np.asarray(yv)),
+                     None if wv is None else torch.from_numpy(np.asarray(wv, np.float32)))
+        generator = torch.Generator().manual_seed(self.task.seed)
+        best_loss, best_state, best_epoch, self.epochs_ = np.inf, None, 0, 0
+        scheduler = None
+        for epoch in range(epochs):
+            epoch_start = time.time()
+            self.network_.train()
+            order = torch.randperm(len(y), generator=generator)
+            for step in range(steps):
+                rows = order[step * batch:(step + 1) * batch]
+                if len(rows) < 2:
+                    continue
+                optimizer.zero_grad()
+                loss = (self._loss(self.network_(numeric[rows], codes[rows]), target[rows]) * weight[rows]).mean()
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+            self.epochs_ = epoch + 1
+            if epoch == 0:
+                # With the cost of one epoch known, plan how many fit before the deadline, then schedule them.
+                epochs = self._affordable(epochs, time.time() - epoch_start, deadline)
+                scheduler = self._scheduler(optimizer, params, max(1, epochs - 1), steps)
+            if valid is not None:
+                loss = self._valid_loss(valid)
+                if loss < best_loss - 1e-6:
+                    best_loss, best_state, best_epoch = loss, copy.deepcopy(self.network_.state_dict()), epoch + 1
+                elif epoch + 1 - best_epoch >= PATIENCE_EPOCHS and scheduler is None:
+                    break
+            if self.epochs_ >= epochs or past(deadline):
+                break
+        if best_state is not None:
+            self.network_.load_state_dict(best_state)
+            self.epochs_ = best_epoch
+        self.network_.eval()
+        return self
+
+    @staticmethod
+    def _affordable(epochs: int, epoch_s: float, deadline: float | None) -> int:
+        if deadline is None:
+            return epochs
+        left = deadline - time.time()
+        return int(max(1, min(epochs, 1 + left // max(epoch_s, 1e-3))))
+
+    def _target(self, y):
+        import torch
+
+        if self.task.is_classification:
+            return torch.from_numpy(y.astype(np.int64))
+        return torch.from_numpy(((y - self.y_mean_) / self.y_std_).astype(np.float32))
+
+    def _loss(self, output, target):
+        import torch.nn.functional as F
+
+        if self.task.is_classification:
+            return F.cross_entropy(output, target, reduction="none")
+        return F.mse_loss(output.squeeze(1), target, reduction="none")
+
+    def _valid_loss(self, valid) -> float:
+        import torch
+
+        numeric, codes, target, weight = valid
+        self.network_.eval()
+        with torch.no_grad():
+            loss = self._loss(self._forward(numeric, codes), target)
+        if weight is not None:
+            return float((loss * weight).sum() / weight.sum())
+        return float(loss.mean())
+
+    def _forward(self, numeric, codes):
+        import torch
+
+        with torch.no_grad():
+            return torch.cat([self.network_(numeric[i:i + PREDICT_BATCH], codes[i:i + PREDICT_BATCH])
+                              for i in range(0, len(numeric), PREDICT_BATCH)]) if len(numeric) else \
+                self.network_(numeric, codes)
+
+    def _predict_raw(self, X):
+        import torch
+
+        torch.set_num_threads(max(1, self.task.threads))
+        self.network_.eval()
+        output = self._forward(*self._tensors(X))
+        if self.task.is_classification:
+            return torch.softmax(output, dim=1).numpy().astype(np.float64)
+        return output.squeeze(1).numpy().astype(np.float64) * self.y_std_ + self.y_mean_
+
+    def describe_fit(self) -> dict:
+        return {"epochs": int(self.epochs_)}
+
+    def __getstate__(self) -> dict:
+        """The network is built by a closure-defined module, so it is saved as its weights and rebuilt."""
+        state = self.__dict__.copy()
+        if "network_" in state:
+            state["network_"] = {k: v.clone() for k, v in self.network_.state_dict().items()}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "network_" in state:
+            weights = state["network_"]
+            self.network_ = self._network(*self.shape_)
+            self.network_.load_state_dict(weights)
+            self.network_.eval()
+
+    @classmethod
+    def refit_params(cls, facts: list[dict]) -> dict:
+        return {"epochs": max(1, int(round(np.mean([f["epochs"] for f in facts]))))}
