@@ -6,6 +6,7 @@ import joblib
 from algorithms.base import Algorithm, Task, past
 
 CHUNK_TREES = 50
+NODE_BYTES = 60
 
 
 class Forest(Algorithm):
@@ -21,6 +22,11 @@ class Forest(Algorithm):
     @classmethod
     def portfolio(cls, task: Task) -> list[dict]:
         return [{"criterion": "entropy"}] if task.is_classification else [{"max_features": 0.5}]
+
+    @classmethod
+    def memory_bytes(cls, rows: int, columns: int, params: dict) -> int:
+        """Fully grown trees hold about one node per row; each node costs ~60 bytes (more per class)."""
+        return super().memory_bytes(rows, columns, params) + params["n_estimators"] * rows * NODE_BYTES
 
     def _estimator_classes(self) -> tuple[type, type]:
         """(classifier, regressor) from scikit-learn."""

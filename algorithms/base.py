@@ -86,6 +86,11 @@ class Algorithm(ABC):
         return {}
 
     @classmethod
+    def memory_bytes(cls, rows: int, columns: int, params: dict) -> int:
+        """A rough peak for one fitted model (data copies and binning included), for the planner."""
+        return 4 * 8 * rows * max(1, columns)
+
+    @classmethod
     def refit_params(cls, facts: list[dict]) -> dict:
         """Parameters for a fit on all rows with no validation fold, from the bagged folds' `describe_fit`."""
         return {}

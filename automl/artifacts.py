@@ -80,6 +80,10 @@ class JobOutput:
     def model(self, candidate: str) -> str:
         return self._at("candidates", candidate, "model.joblib")
 
+    def bag(self, candidate: str) -> str:
+        """A stacked candidate's own fold models; its model.joblib runs the layers below, then this."""
+        return self._at("candidates", candidate, "bag.joblib")
+
     def definition(self, candidate: str) -> str:
         return self._at("candidates", candidate, "definition.json")
 

@@ -37,6 +37,7 @@ class Dataset:
     y_valid: np.ndarray
     w_valid: np.ndarray | None
     excluded_rows: int  # rows dropped for a missing target or an invalid weight
+    validation_given: bool = False  # True when the validation rows came from the user's validation channel
 
     @property
     def features(self) -> list[str]:
@@ -90,7 +91,7 @@ def load_dataset(plan) -> Dataset:
     y_valid = _encode(valid[plan.target], classes, plan.validation.field)
     w_valid = valid[plan.weight].to_numpy(dtype=float) if plan.weight else None
     return Dataset(problem_type, kinds, classes, positive, coerce(train, kinds), y_all, w_all,
-                   coerce(valid, kinds), y_valid, w_valid, dropped)
+                   coerce(valid, kinds), y_valid, w_valid, dropped, validation_given=True)
 
 
 def _clean_rows(frame: pd.DataFrame, target: str, weight: str | None, field: str) -> tuple[pd.DataFrame, int]:

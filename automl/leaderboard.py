@@ -1,4 +1,7 @@
-"""Ranking candidates (best objective; ties to the lower InferenceLatency, as Autopilot does) and the CSV."""
+"""Ranking candidates (best objective; ties to the lower InferenceLatency, as Autopilot does) and the CSV.
+
+A refit reports its source's score when it has no unseen rows to be scored on; on that tie the runner's
+`tie_rank` decides (lower first) before latency does."""
 from __future__ import annotations
 
 import csv
@@ -12,14 +15,15 @@ def rank(records: list[dict], objective: Metric) -> list[dict]:
     """Completed candidates first, best first; the rest keep their creation order after them."""
     done = [r for r in records if r["status"] == "Completed" and r.get("objective_value") is not None]
     others = [r for r in records if r not in done]
-    done.sort(key=lambda r: (objective.sort_key(r["objective_value"]), r.get("inference_latency_s") or 0.0))
+    done.sort(key=lambda r: (objective.sort_key(r["objective_value"]), r.get("tie_rank", 0),
+                             r.get("inference_latency_s") or 0.0))
     return done + others
 
 
 def to_csv(records: list[dict], objective: Metric, problem_type: ProblemType) -> bytes:
     names = [m.name for m in candidate_metrics(problem_type) if m.name != objective.name]
     header = ["rank", "candidate_name", "algorithm", "objective_metric", "objective_value", *names, "fit_seconds",
-              "predict_seconds_per_1k_rows", "inference_latency_seconds", "status", "failure_reason"]
+              "predict_seconds_per_1k_rows", "inference_latency_seconds", "status", "score_source", "failure_reason"]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
@@ -28,7 +32,7 @@ def to_csv(records: list[dict], objective: Metric, problem_type: ProblemType) ->
         writer.writerow([i if r["status"] == "Completed" else "", r["name"], r["algorithm"], objective.name,
                          _num(r.get("objective_value")), *[_num(metrics.get(n)) for n in names],
                          _num(r.get("fit_s")), _num(r.get("predict_s_per_1k")), _num(r.get("inference_latency_s")),
-                         r["status"], r.get("failure_reason") or ""])
+                         r["status"], r.get("score_source") or "measured", r.get("failure_reason") or ""])
     return out.getvalue().encode()
 
 

@@ -41,16 +41,67 @@ class CandidateModel:
 
 
 @dataclass
-class EnsembleModel:
-    """A weighted average of saved candidates' predictions (weights from ensemble selection)."""
+class BaggedModel:
+    """The fold models of one bagged candidate; the answer is their average."""
 
     problem_type: ProblemType
     classes: list
-    members: list[CandidateModel]
-    weights: list[float]
+    folds: list[CandidateModel]
 
     def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
-        return sum(w * m.predict_raw(frame) for w, m in zip(self.weights, self.members))
+        return sum(m.predict_raw(frame) for m in self.folds) / len(self.folds)
+
+    def infer(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return inference_answer(self.problem_type, self.classes, self.predict_raw(frame), frame.index)
+
+
+def stack_features(problem_type: ProblemType, predictions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The columns a stack layer adds for the next one: each model's positive-class probability (binary),
+    every class probability (multiclass) or value (regression)."""
+    columns = {}
+    for name, p in predictions.items():
+        if problem_type is ProblemType.MULTICLASS:
+            columns |= {f"__stack:{name}:{j}": p[:, j] for j in range(p.shape[1])}
+        else:
+            columns[f"__stack:{name}"] = p[:, 1] if p.ndim == 2 else p
+    return columns
+
+
+@dataclass
+class StackModel:
+    """Layers of saved candidates (by model location) and the weights of the ones that answer.
+
+    Each layer after the first sees the frame plus every model of the layer before (`stack_features`). Only the
+    layers up to the deepest weighted model run. Members are loaded from their own candidate's artifact on
+    first use, so a stack of many models stores each of them once.
+    """
+
+    problem_type: ProblemType
+    classes: list
+    layers: list[dict[str, str]]  # candidate name -> model location, per layer
+    weights: dict[str, float]
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "loaded_"}
+
+    def _model(self, name: str, uri: str):
+        from automl.artifacts import load_model
+
+        self.__dict__.setdefault("loaded_", {})
+        if name not in self.loaded_:
+            self.loaded_[name] = load_model(uri)
+        return self.loaded_[name]
+
+    def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
+        depth = max(i for i, layer in enumerate(self.layers, start=1) if set(layer) & set(self.weights))
+        total, features = 0.0, frame
+        for level, layer in enumerate(self.layers[:depth], start=1):
+            names = list(layer) if level < depth else [n for n in layer if n in self.weights]
+            predictions = {n: self._model(n, layer[n]).predict_raw(features) for n in names}
+            total = total + sum(self.weights.get(n, 0.0) * p for n, p in predictions.items())
+            if level < depth:
+                features = features.assign(**stack_features(self.problem_type, predictions))
+        return total
 
     def infer(self, frame: pd.DataFrame) -> pd.DataFrame:
         return inference_answer(self.problem_type, self.classes, self.predict_raw(frame), frame.index)

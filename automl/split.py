@@ -1,9 +1,10 @@
 """Train/validation split: the validation channel when given, else a seeded ValidationFraction hold-out,
-stratified for classification (falling back to a plain shuffle when a class is too small to stratify)."""
+stratified for classification (falling back to a plain shuffle when a class is too small to stratify);
+and the k folds that bagging holds out in turn."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 SEED = 0
 
@@ -18,3 +19,12 @@ def holdout_indices(y: np.ndarray, fraction: float, classification: bool) -> tup
             stratify = y
     train, valid = train_test_split(index, test_size=fraction, random_state=SEED, stratify=stratify)
     return np.sort(train), np.sort(valid)
+
+
+def fold_indices(y: np.ndarray, k: int, classification: bool) -> list[np.ndarray]:
+    """The held-out rows of each of k folds (seeded; stratified when every class has at least k rows)."""
+    if classification and np.unique(y, return_counts=True)[1].min() >= k:
+        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=SEED)
+    else:
+        splitter = KFold(n_splits=k, shuffle=True, random_state=SEED)
+    return [np.sort(held) for _, held in splitter.split(np.zeros(len(y)), y)]

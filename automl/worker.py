@@ -20,10 +20,12 @@ from automl.dataset import load_dataset
 from automl.errors import AutoMLError
 from automl.leaderboard import rank, to_csv
 from automl.metrics import METRICS
+from automl.problem import Mode
 from automl.responses import describe
 from automl.spec import JobPlan
 from automl.store import Store
 from runners.base import RunContext
+from runners.ensembling import EnsemblingRunner
 from runners.single_pass import SinglePassRunner
 from runners.training import save_dataset
 
@@ -68,7 +70,8 @@ class Watch:
 def run_job(store: Store, name: str, watch: Watch) -> None:
     job = store.job(name)
     plan = JobPlan.from_json(job.plan)
-    budget = Budget(time.time(), plan.max_job_runtime_s, plan.max_runtime_per_candidate_s, plan.max_candidates)
+    # The clock starts when the scheduler admitted the job (last_modified_time), before this process started.
+    budget = Budget(min(time.time(), job.last_modified_time), plan.max_job_runtime_s, plan.max_runtime_per_candidate_s, plan.max_candidates)
     store.transition(name, "InProgress", "AnalyzingData")
     dataset = load_dataset(plan)
     if plan.problem_type is None:
@@ -77,7 +80,7 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
     if watch.stop.is_set():
         return finish(store, plan, "Stopped")
     store.transition(name, "InProgress", "FeatureEngineering")
-    runner = SinglePassRunner(plan.mode)
+    runner = EnsemblingRunner() if plan.mode is Mode.ENSEMBLING else SinglePassRunner(plan.mode)
     output = JobOutput(plan.job_output)
     dataset_path = scratch_dir(store, name) / "dataset.joblib"
     save_dataset(dataset, dataset_path)

@@ -1,4 +1,4 @@
-"""Greedy ensemble selection (Caruana et al., 2004) over the finished candidates' validation predictions:
+"""Greedy ensemble selection (Caruana et al., 2004) over the finished candidates' held-out predictions:
 repeatedly add (with replacement) the member that most improves the job's objective on the average so far.
 The weights are the selection counts; the ensemble is saved and scored as one more candidate."""
 from __future__ import annotations
@@ -9,10 +9,11 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from automl.artifacts import JobOutput, load_model
-from automl.metrics import METRICS
-from automl.model import EnsembleModel
-from runners.training import measure, save, soft_deadline, validation_predictions
+from automl.artifacts import JobOutput
+from automl.metrics import METRICS, score_all
+from automl.model import StackModel
+from runners.bagging import LayerData, Scratch
+from runners.training import measure, save, soft_deadline, stack_speed, validation_predictions
 
 SELECTION_ROUNDS = 25
 
@@ -37,21 +38,50 @@ def select_weights(predictions: list[np.ndarray], score, deadline: float | None 
     return best_counts / best_counts.sum()
 
 
+def _objective_score(objective: str, problem_type, positive_index: int, y, w):
+    metric = METRICS[objective]
+    return lambda p: -metric.sort_key(metric.fn(y, p, w, positive_index))
+
+
 def fit_ensemble(name: str, members: list[dict], dataset_path: Path, output: JobOutput, objective: str,
                  hard_deadline: float) -> dict:
-    """Runs in the executor's child: choose weights, load the members, save and measure the ensemble."""
+    """Runs in the executor's child: weights from the members' validation predictions, saved and measured."""
     start = time.time()
     dataset = joblib.load(dataset_path)
-    metric = METRICS[objective]
     predictions = [np.load(validation_predictions(dataset_path, m["name"])) for m in members]
-    weights = select_weights(predictions, lambda p: -metric.sort_key(
-        metric.fn(dataset.y_valid, p, dataset.w_valid, dataset.positive_index)), soft_deadline(start, hard_deadline))
-    chosen = [(m, w) for m, w in zip(members, weights) if w > 0]
-    model = EnsembleModel(dataset.problem_type, dataset.classes, [load_model(m["model_uri"]) for m, _ in chosen],
-                          [float(w) for _, w in chosen])
-    fit_s = time.time() - start
+    weights = select_weights(predictions, _objective_score(objective, dataset.problem_type, dataset.positive_index,
+                                                           dataset.y_valid, dataset.w_valid),
+                             soft_deadline(start, hard_deadline))
+    chosen = {m["name"]: float(w) for m, w in zip(members, weights) if w > 0}
+    model = StackModel(dataset.problem_type, dataset.classes, [{m["name"]: m["model_uri"] for m in members}],
+                       chosen)
     measured, _ = measure(model, dataset, objective)
     defn = {"CandidateName": name, "Algorithm": "weighted-ensemble", "ProblemType": dataset.problem_type.value,
-            "ObjectiveMetric": objective, "Members": {m["name"]: float(w) for m, w in chosen},
+            "ObjectiveMetric": objective, "Members": chosen,
             "Selection": f"greedy ensemble selection, {SELECTION_ROUNDS} rounds, on the validation set"}
-    return measured | save(output, defn, model) | {"fit_s": fit_s, "cut_short": False}
+    return measured | save(output, defn, model) | {"fit_s": time.time() - start, "cut_short": False}
+
+
+def fit_stack_ensemble(name: str, layers: list[dict[str, str]], members: list[str], speeds: dict[str, dict],
+                       scratch: Scratch, output: JobOutput, objective: str, hard_deadline: float) -> dict:
+    """Greedy ensemble selection over bagged candidates of any layer, on their out-of-fold predictions (or on
+    the validation channel's), for the job's objective. Its speed is summed from its members' (loading and
+    timing every member again would cost the job seconds it does not have)."""
+    start = time.time()
+    data: LayerData = joblib.load(scratch.layer(1))
+    scored = [data.scoring(np.load(scratch.oof(m)), np.load(scratch.score(m)) if data.X_score is not None
+                           else None) for m in members]
+    y, w, _ = scored[0]
+    weights = select_weights([p for _, _, p in scored],
+                             _objective_score(objective, data.problem_type, data.positive_index, y, w),
+                             soft_deadline(start, hard_deadline))
+    chosen = {m: float(v) for m, v in zip(members, weights) if v > 0}
+    prediction = sum(v * p for (_, _, p), v in zip(scored, weights) if v > 0)
+    metrics = score_all(data.problem_type, y, prediction, w, data.positive_index)
+    source = "the validation channel" if data.X_score is not None else "out-of-fold predictions"
+    defn = {"CandidateName": name, "Algorithm": "weighted-ensemble", "ProblemType": data.problem_type.value,
+            "ObjectiveMetric": objective, "Level": len(layers) + 1, "Members": chosen,
+            "Selection": f"greedy ensemble selection, {SELECTION_ROUNDS} rounds, on {source}"}
+    model = StackModel(data.problem_type, data.classes, layers, chosen)
+    return {"metrics": metrics, "objective_value": metrics[objective], **stack_speed(layers, chosen, speeds),
+            "fit_s": time.time() - start, "weights": chosen} | save(output, defn, model)

@@ -49,6 +49,19 @@ def _datetime_parts(frame: pd.DataFrame) -> np.ndarray:
     return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
 
+class _ClipToSeen(BaseEstimator, TransformerMixin):
+    """Clamps each column to the range seen in training: a network extrapolates wildly (a fare of 1,000 for an
+    unseen 300-mile trip) where trees and linear models stay sane."""
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=np.float64)
+        self.low_, self.high_ = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+        return self
+
+    def transform(self, X):
+        return np.clip(np.asarray(X, dtype=np.float64), self.low_, self.high_)
+
+
 class _Projection(BaseEstimator, TransformerMixin):
     """TruncatedSVD to at most TEXT_SVD_COMPONENTS, fewer when the vocabulary is smaller."""
 
@@ -73,10 +86,11 @@ class Preprocessor:
         parts = []
         numeric, categorical = by_kind[ColumnKind.NUMERIC], by_kind[ColumnKind.CATEGORICAL]
         datetimes, texts = by_kind[ColumnKind.DATETIME], by_kind[ColumnKind.TEXT]
-        linear, scaled = self.style == "linear", self.style in ("linear", "neural")
+        linear, neural = self.style == "linear", self.style == "neural"
+        scaled = linear or neural
         if numeric:
-            step = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                                 StandardScaler()) if scaled else "passthrough"
+            steps = [SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler()]
+            step = make_pipeline(*steps, *([_ClipToSeen()] if neural else [])) if scaled else "passthrough"
             parts.append(("numeric", step, numeric))
         if categorical:
             encoder = (OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=RARE_LEVEL_MIN_COUNT,
@@ -88,6 +102,8 @@ class Preprocessor:
             steps = [FunctionTransformer(_datetime_parts)]
             if scaled:
                 steps += [SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()]
+            if neural:
+                steps.append(_ClipToSeen())
             parts.append(("datetime", make_pipeline(*steps), datetimes))
         for name in texts:
             vectorizer = TfidfVectorizer(max_features=TEXT_MAX_FEATURES, ngram_range=(1, 2), min_df=2,
@@ -95,8 +111,8 @@ class Preprocessor:
             steps = [FunctionTransformer(_text_column), vectorizer]
             if not linear:
                 steps.append(_Projection())
-            if self.style == "neural":
-                steps.append(StandardScaler())
+            if neural:
+                steps += [StandardScaler(), _ClipToSeen()]
             parts.append((f"text:{name}", make_pipeline(*steps), [name]))
         self.transformer_ = ColumnTransformer(parts, sparse_threshold=0.3 if linear else 0.0,
                                               verbose_feature_names_out=False)

@@ -20,6 +20,7 @@ from automl.model import CandidateModel
 from runners.preprocessing import Preprocessor
 
 LATENCY_REPEATS = 5
+SPEED_ROWS = 2000
 # The algorithm's own soft deadline comes this much before the hard one, so it can stop and save in time.
 SOFT_DEADLINE_SHARE = 0.15
 SOFT_DEADLINE_MIN_S = 1.0
@@ -32,15 +33,14 @@ def definition(name: str, algorithm: str, params: dict, dataset: Dataset, object
         "Algorithm": algorithm,
         "ProblemType": dataset.problem_type.value,
         "ObjectiveMetric": objective,
-        "Hyperparameters": cls.default_params(task_for(dataset, 1)) | params,
+        "Hyperparameters": cls.default_params(task_for(dataset.problem_type, dataset.classes, 1)) | params,
         "Preprocessing": {"Style": cls.preprocessing,
                           "Columns": {name: kind.value for name, kind in dataset.kinds.items()}},
     }
 
 
-def task_for(dataset: Dataset, threads: int, categorical: tuple[int, ...] = ()) -> Task:
-    return Task(dataset.problem_type, len(dataset.classes), threads=threads, seed=0,
-                categorical_features=categorical)
+def task_for(problem_type, classes: list, threads: int, categorical: tuple[int, ...] = ()) -> Task:
+    return Task(problem_type, len(classes), threads=threads, seed=0, categorical_features=categorical)
 
 
 def soft_deadline(start: float, hard: float) -> float:
@@ -61,7 +61,7 @@ def fit_candidate(defn: dict, cls: type, dataset_path: Path, output: JobOutput, 
     preprocessor = Preprocessor(dataset.kinds, cls.preprocessing).fit(dataset.X_train)
     X_train = preprocessor.transform(dataset.X_train)
     X_valid = preprocessor.transform(dataset.X_valid)
-    task = task_for(dataset, threads, preprocessor.categorical_features_)
+    task = task_for(dataset.problem_type, dataset.classes, threads, preprocessor.categorical_features_)
     soft = soft_deadline(start, hard_deadline)
     algorithm = cls(task, defn["Hyperparameters"]).fit(
         X_train, dataset.y_train, sample_weight=dataset.w_train,
@@ -92,21 +92,30 @@ def validation_predictions(dataset_path: Path, candidate: str) -> Path:
 
 def measure(model, dataset: Dataset, objective: str) -> tuple[dict, np.ndarray]:
     """Validation metrics, throughput and single-row latency of any saved model (candidate or ensemble)."""
-    began = time.perf_counter()
     prediction = model.predict_raw(dataset.X_valid)
-    predict_s = time.perf_counter() - began
     metrics = score_all(dataset.problem_type, dataset.y_valid, prediction, dataset.w_valid, dataset.positive_index)
-    return {"metrics": metrics, "objective_value": metrics[objective],
-            "predict_s_per_1k": 1000 * predict_s / max(1, len(dataset.X_valid)),
-            "inference_latency_s": _single_row_latency(model, dataset)}, prediction
+    return {"metrics": metrics, "objective_value": metrics[objective], **speed(model, dataset.X_valid)}, prediction
 
 
-def _single_row_latency(model, dataset: Dataset) -> float:
-    """Median seconds to answer one row, preprocessing included: what a real-time endpoint would see."""
-    row = dataset.X_valid.iloc[:1]
+def speed(model, frame) -> dict:
+    """Seconds per 1,000 rows in batch (on up to SPEED_ROWS rows) and the median seconds to answer one row,
+    preprocessing included: what a real-time endpoint would see."""
+    batch = frame.iloc[:SPEED_ROWS]
+    began = time.perf_counter()
+    model.predict_raw(batch)
+    per_1k = 1000 * (time.perf_counter() - began) / max(1, len(batch))
+    row = frame.iloc[:1]
     times = []
     for _ in range(LATENCY_REPEATS):
         began = time.perf_counter()
         model.predict_raw(row)
         times.append(time.perf_counter() - began)
-    return float(np.median(times))
+    return {"predict_s_per_1k": per_1k, "inference_latency_s": float(np.median(times))}
+
+
+def stack_speed(layers: list[dict[str, str]], weights: dict[str, float], speeds: dict[str, dict]) -> dict:
+    """A stack's batch and single-row cost: the sum over the models it runs (every model of the layers below
+    the deepest weighted one, and the weighted ones there), from their own measurements."""
+    depth = max(i for i, layer in enumerate(layers) if set(layer) & set(weights))
+    run = [n for layer in layers[:depth] for n in layer] + [n for n in layers[depth] if n in weights]
+    return {key: float(sum(speeds[n][key] for n in run)) for key in ("predict_s_per_1k", "inference_latency_s")}

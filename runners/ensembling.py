@@ -1,0 +1,272 @@
+"""The ENSEMBLING mode: bagged candidates of every algorithm, a stack layer over their out-of-fold predictions,
+weighted ensembles by greedy selection, and a refit of the best ensemble's members on all rows.
+
+Candidates, in the order they train:
+- `<job>-<algorithm>-L1`: each algorithm bagged over k folds (or fewer, as the planner affords);
+- `<job>-<algorithm>-L2`: the same algorithms again on the columns plus the L1 out-of-fold predictions, when
+  every fold was fitted and the time is left;
+- `<job>-WeightedEnsemble-L2` (over L1) and `<job>-WeightedEnsemble-L3` (over L1 and L2);
+- `<job>-<algorithm>-FULL` and `<job>-WeightedEnsemble-L2-FULL`: the L2 ensemble's members refit on all rows,
+  one model each, for lower latency.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import algorithms
+from runners.bagging import Scratch, first_layer, fit_folds, fit_full, fold_count, next_layer, save_full_ensemble
+from runners.base import Runner, RunContext
+from runners.ensemble import fit_stack_ensemble
+from runners.executors import LocalProcessExecutor
+from runners.launch import blocked, conclude, execute, start, train
+from runners.planner import Planner, finish_reserve_s
+from runners.training import task_for
+
+STACK_MIN_MODELS = 2  # a stack layer needs at least this many L1 bags to learn from
+# A refit starts only when this many times its expected cost is left: 1.5x when it replaces a hold-out model
+# (it sees a fifth more rows), 3x when it is only the low-latency alternative to a full bag.
+REFIT_SAFETY = {True: 1.5, False: 3.0}
+CANDIDATE_OVERHEAD_S = 0.5  # a child process, loading the layer, saving and timing the model
+
+
+class EnsemblingRunner(Runner):
+    secondary_status = "TrainingModels"
+
+    def definitions(self, ctx: RunContext) -> list[dict]:
+        k = fold_count(ctx.plan.validation_fraction)
+        task = task_for(ctx.dataset.problem_type, ctx.dataset.classes, 1)
+        return [self._definition(ctx, algorithm, 1, algorithms.get(algorithm).default_params(task), k)
+                for algorithm in ctx.plan.algorithms]
+
+    @staticmethod
+    def _definition(ctx: RunContext, algorithm: str, level: int, params: dict, folds: int) -> dict:
+        cls = algorithms.get(algorithm)
+        return {"CandidateName": f"{ctx.plan.name}-{algorithm}-L{level}", "Algorithm": algorithm,
+                "ProblemType": ctx.dataset.problem_type.value, "ObjectiveMetric": ctx.plan.objective,
+                "Level": level, "Hyperparameters": params, "Bagging": {"Folds": folds, "Stratified":
+                                                                       ctx.dataset.problem_type.is_classification},
+                "Preprocessing": {"Style": cls.preprocessing,
+                                  "Columns": {n: k.value for n, k in ctx.dataset.kinds.items()}}}
+
+    def run(self, ctx: RunContext) -> str:
+        return _Job(ctx, self.definitions(ctx)).run()
+
+
+class _Job:
+    """One run of the mode: the state shared by its stages."""
+
+    def __init__(self, ctx: RunContext, definitions: list[dict]):
+        self.ctx = ctx
+        self.definitions = definitions
+        self.k = fold_count(ctx.plan.validation_fraction)
+        self.scratch = Scratch(ctx.dataset_path.parent / "bags")
+        self.layer1 = first_layer(ctx.dataset, self.k)
+        self.planner = Planner(ctx.budget, self.k, ensembles=2)
+        self.executor = LocalProcessExecutor(ctx.should_stop, preload=("runners.bagging",))
+        self.records: list[dict] = []  # every candidate started, in order
+        self.short_of_time = False
+
+    def run(self) -> str:
+        ended = self._layer_one()
+        if ended:
+            return ended
+        bags1 = self._done(level=1)
+        layers = [{r["name"]: r["model_uri"] for r in bags1}]
+        if len(bags1) >= STACK_MIN_MODELS and self.layer1.scored_folds == list(range(self.k)):
+            ended = self._layer_two(bags1)
+            if ended:
+                return ended
+            bags2 = self._done(level=2)
+            if bags2:
+                layers.append({r["name"]: r["model_uri"] for r in bags2})
+        self.planner.ensembles = 0
+        ended, ensemble = self._ensemble("WeightedEnsemble-L2", layers[:1], [r["name"] for r in bags1])
+        if not ended and len(layers) > 1:
+            ended, _ = self._ensemble("WeightedEnsemble-L3", layers, [n for layer in layers for n in layer])
+        if not ended and ensemble is not None:
+            ended = self._refit(ensemble)
+        return ended or ("MaxAutoMLJobRuntimeReached" if self.short_of_time else "Completed")
+
+    def _done(self, level: int) -> list[dict]:
+        return [r for r in self.records if r["status"] == "Completed" and r["definition"].get("Level") == level
+                and r["algorithm"] != "weighted-ensemble"]
+
+    def _blocked(self) -> str | None:
+        return blocked(self.ctx, len(self.records))
+
+    def _layer_one(self) -> str | None:
+        queue = list(self.definitions)
+        rows, columns = len(self.layer1.y), len(self.layer1.kinds)
+        probed = False
+        while queue:
+            defn = queue.pop(0)
+            why = self._blocked()
+            if why:
+                self.short_of_time = why == "MaxAutoMLJobRuntimeReached"
+                return None if self.short_of_time else why
+            cls = algorithms.get(defn["Algorithm"])
+            params, refusal = self.planner.memory_verdict(cls, rows, columns, defn["Hyperparameters"], self.k)
+            defn = defn | {"Hyperparameters": params}
+            record = start(self.ctx, defn["CandidateName"], defn["Algorithm"], defn)
+            if refusal:
+                self._failed(record, refusal)
+                continue
+            names = [defn["Algorithm"]] + [d["Algorithm"] for d in queue]
+            soft_end = self.planner.soft_end(defn["Algorithm"], names)
+            if not probed:
+                defn, record, ended = self._probe(defn, cls, record, soft_end, names)
+                if ended:
+                    return ended
+                if record["status"] != "InProgress":
+                    continue  # it failed: the next algorithm probes
+                probed = True
+                soft_end = self.planner.soft_end(defn["Algorithm"], names)
+                folds = self.layer1.scored_folds[1:]
+            else:
+                folds = self.layer1.scored_folds
+            ended = self._bag(defn, cls, record, folds, soft_end)
+            if ended:
+                return ended
+        return None
+
+    def _probe(self, defn: dict, cls, record: dict, soft_end: float, names: list[str]):
+        """Fold 0 of the first algorithm: its cost fixes the folds every candidate fits."""
+        self.layer1.scored_folds = [0]
+        self.scratch.save(self.scratch.layer(1), self.layer1)
+        outcome, hard = execute(self.ctx, self.executor, fit_folds,
+                                (defn, cls, self.scratch, [0], soft_end, False, self.ctx.output, self.ctx.threads()))
+        if outcome.status != "Completed":
+            ended, record = conclude(self.ctx, record, outcome, hard)
+            self.records.append(record)
+            return defn, record, ended
+        probe_s = outcome.result["fit_s"]
+        m = self.planner.affordable_folds(defn["Algorithm"], probe_s, names)
+        self.layer1.scored_folds = list(range(m))
+        self.scratch.save(self.scratch.layer(1), self.layer1)
+        defn = defn | {"FoldFacts": outcome.result["fold_facts"], "Bagging": defn["Bagging"] | {"FoldsFitted": m}}
+        return defn, record | {"definition": defn}, None
+
+    def _bag(self, defn: dict, cls, record: dict, folds: list[int], soft_end: float) -> str | None:
+        defn = defn | {"Bagging": defn["Bagging"] | {"FoldsFitted": len(self.layer1.scored_folds)}}
+        record = record | {"definition": defn}
+        ended, record = train(self.ctx, self.executor, record, fit_folds,
+                              (defn, cls, self.scratch, folds, soft_end, True, self.ctx.output, self.ctx.threads()))
+        self.records.append(record)
+        return ended
+
+    def _failed(self, record: dict, reason: str) -> None:
+        record = record | {"status": "Failed", "failure_reason": f"{record['name']}: {reason}",
+                           "end_time": time.time()}
+        self.ctx.record(record)
+        self.records.append(record)
+
+    def _layer_two(self, bags1: list[dict]) -> str | None:
+        """Only algorithms whose L1 bag is expected to fit again in the time left, cheapest first."""
+        oof = {r["name"]: np.load(self.scratch.oof(r["name"])) for r in bags1}
+        score = ({r["name"]: np.load(self.scratch.score(r["name"])) for r in bags1}
+                 if self.layer1.X_score is not None else {})
+        layer2 = next_layer(self.layer1, oof, score)
+        self.scratch.save(self.scratch.layer(2), layer2)
+        ranked = sorted(bags1, key=lambda r: r["fit_s"])
+        for i, base in enumerate(ranked):
+            why = self._blocked()
+            if why:
+                self.short_of_time = why == "MaxAutoMLJobRuntimeReached"
+                return None if self.short_of_time else why
+            if base["fit_s"] * 1.2 > self.planner.window_s():
+                self.short_of_time = True
+                continue
+            algorithm = base["algorithm"]
+            cls = algorithms.get(algorithm)
+            defn = EnsemblingRunner._definition(self.ctx, algorithm, 2, base["definition"]["Hyperparameters"],
+                                                self.k)
+            defn["Bagging"]["FoldsFitted"] = self.k
+            defn["StackedOn"] = [{r["name"]: r["model_uri"] for r in bags1}]
+            record = start(self.ctx, defn["CandidateName"], algorithm, defn)
+            soft_end = self.planner.soft_end(algorithm, [r["algorithm"] for r in ranked[i:]])
+            ended, record = train(self.ctx, self.executor, record, fit_folds,
+                                  (defn, cls, self.scratch, list(range(self.k)), soft_end, True, self.ctx.output,
+                                   self.ctx.threads()))
+            self.records.append(record)
+            if ended:
+                return ended
+        return None
+
+    def _ensemble(self, label: str, layers: list[dict[str, str]], members: list[str]):
+        if len(members) < 2:
+            return None, None
+        why = self._blocked()
+        if why:
+            self.short_of_time |= why == "MaxAutoMLJobRuntimeReached"
+            return (None if why == "MaxAutoMLJobRuntimeReached" else why), None
+        name = f"{self.ctx.plan.name}-{label}"
+        record = start(self.ctx, name, "weighted-ensemble", {"CandidateName": name, "Level": len(layers) + 1})
+        ended, record = train(self.ctx, self.executor, record, fit_stack_ensemble,
+                              (name, layers, members, self._speeds(), self.scratch, self.ctx.output,
+                               self.ctx.plan.objective))
+        self.records.append(record)
+        return ended, record if record["status"] == "Completed" else None
+
+    def _refit(self, ensemble: dict) -> str | None:
+        """Each L1 member of the L2 ensemble once on all rows, then the same weights over the refits."""
+        by_name = {r["name"]: r for r in self.records}
+        members = [by_name[n] for n in ensemble["weights"]]
+        expected = sum(CANDIDATE_OVERHEAD_S + np.mean([f["fit_s"] for f in r["fold_facts"]]) * len(self.layer1.y) /
+                       max(1, len(self.layer1.y) - len(self.layer1.folds[0])) for r in members)
+        holdout = len(self.layer1.scored_folds) < self.k
+        if REFIT_SAFETY[holdout] * expected > self.ctx.budget.remaining_s() - finish_reserve_s(
+                self.ctx.budget.max_job_runtime_s):
+            self.short_of_time = True
+            return None
+        refits = {}
+        for member in members:
+            why = self._blocked()
+            if why:
+                self.short_of_time |= why == "MaxAutoMLJobRuntimeReached"
+                return None if why == "MaxAutoMLJobRuntimeReached" else why
+            cls = algorithms.get(member["algorithm"])
+            defn = member["definition"] | {
+                "CandidateName": f"{self.ctx.plan.name}-{member['algorithm']}-FULL", "Level": 1,
+                "Hyperparameters": member["definition"]["Hyperparameters"] | cls.refit_params(member["fold_facts"]),
+                "RefitOf": member["name"], "Bagging": None}
+            defn.pop("FoldFacts", None)
+            record = start(self.ctx, defn["CandidateName"], member["algorithm"], defn)
+            ended, record = train(self.ctx, self.executor, record, fit_full,
+                                  (defn, cls, self.scratch, self.ctx.output, self.ctx.threads()))
+            record = self._scored_as(record, member)
+            self.records.append(record)
+            if ended:
+                return ended
+            if record["status"] != "Completed":
+                return None
+            refits[member["name"]] = record
+        name = f"{self.ctx.plan.name}-WeightedEnsemble-L2-FULL"
+        weights = {refits[n]["name"]: w for n, w in ensemble["weights"].items()}
+        defn = {"CandidateName": name, "Algorithm": "weighted-ensemble", "ProblemType": ensemble["definition"].get(
+            "ProblemType"), "ObjectiveMetric": self.ctx.plan.objective, "Level": 2, "Members": weights,
+            "RefitOf": ensemble["name"]}
+        record = start(self.ctx, name, "weighted-ensemble", defn)
+        ended, record = train(self.ctx, self.executor, record, save_full_ensemble,
+                              (name, defn, {r["name"]: r["model_uri"] for r in refits.values()}, weights,
+                               self._speeds(), self.scratch, self.ctx.output))
+        self.records.append(self._scored_as(record, ensemble))
+        return ended
+
+    def _speeds(self) -> dict[str, dict]:
+        return {r["name"]: {k: r[k] for k in ("predict_s_per_1k", "inference_latency_s")} for r in self.records
+                if r["status"] == "Completed"}
+
+    def _scored_as(self, record: dict, source: dict) -> dict:
+        """A refit has no unseen rows unless the user gave a validation channel: it reports its source's score,
+        says so, and is preferred on that tie only where the source saw fewer rows (a hold-out fold)."""
+        if record["status"] != "Completed" or "objective_value" in record:
+            return record
+        holdout = len(self.layer1.scored_folds) < self.k
+        record = record | {"metrics": source["metrics"], "objective_value": source["objective_value"],
+                           "score_source": f"estimated: the {'hold-out' if holdout else 'out-of-fold'} score of "
+                                           f"{source['name']}",
+                           "tie_rank": -1 if holdout else 1}
+        self.ctx.record(record)
+        return record

@@ -1,0 +1,83 @@
+"""The time and memory planner of the ensembling mode.
+
+The job's time, less what writing the outputs and the ensembles need, is shared among the algorithms still to
+train in proportion to their expected cost; time one finishes early flows to the next. The first algorithm's
+first fold measures what one fold costs here, which fixes how many of the k folds every candidate fits (all of
+them when the budget allows; one, a hold-out, when it is tight). Stacking and the refit run only when what
+they are expected to cost is left.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from automl.budget import Budget
+
+# Expected cost of one fit relative to lightgbm's, measured on the shared datasets (2 cores).
+RELATIVE_COST = {"lightgbm": 1.0, "linear-learner": 0.3, "catboost": 2.0, "xgboost": 1.2, "extra-trees": 0.8,
+                 "randomforest": 1.0, "nn-torch": 2.0, "fastai": 2.0}
+FOLD_SAFETY = 0.8  # plan the folds to fill this much of the time: costs vary between folds and algorithms
+MEMORY_SHARE = 0.6  # of the memory available now, what one bag's fold models may take
+
+
+def finish_reserve_s(max_runtime_s: float) -> float:
+    """Time kept after training for the leaderboard, the best candidate's copy and Describe."""
+    return min(30.0, max(1.5, 0.03 * max_runtime_s))
+
+
+def ensemble_reserve_s(max_runtime_s: float) -> float:
+    return min(60.0, max(1.5, 0.03 * max_runtime_s))
+
+
+def available_memory_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 * 1024 ** 3
+
+
+@dataclass
+class Planner:
+    budget: Budget
+    folds: int
+    ensembles: int = 1  # weighted ensembles still to build after training
+
+    def training_end(self) -> float:
+        """When training must stop for the ensembles and outputs to be done by the job's deadline."""
+        runtime = self.budget.max_job_runtime_s
+        return self.budget.deadline - finish_reserve_s(runtime) - self.ensembles * ensemble_reserve_s(runtime)
+
+    def window_s(self, now: float | None = None) -> float:
+        return self.training_end() - (time.time() if now is None else now)
+
+    def soft_end(self, algorithm: str, still_to_train: list[str]) -> float:
+        """The time this algorithm's folds should be done by: its cost-weighted share of what is left."""
+        now = time.time()
+        total = sum(RELATIVE_COST.get(a, 1.0) for a in still_to_train) or 1.0
+        share = max(0.0, self.window_s(now)) * RELATIVE_COST.get(algorithm, 1.0) / total
+        return now + share
+
+    def affordable_folds(self, probe: str, probe_fold_s: float, still_to_train: list[str]) -> int:
+        """How many folds every candidate can fit, from the probe's first fold (itself already done)."""
+        per_fold = probe_fold_s / RELATIVE_COST.get(probe, 1.0) * sum(RELATIVE_COST.get(a, 1.0)
+                                                                      for a in still_to_train)
+        window = FOLD_SAFETY * self.window_s() + probe_fold_s  # the probe's first fold counts as done
+        return int(max(1, min(self.folds, window // max(per_fold, 1e-9))))
+
+    @staticmethod
+    def memory_verdict(cls, rows: int, columns: int, params: dict, folds: int) -> tuple[dict, str | None]:
+        """(params, None) when the bag fits in memory, fewer trees when that makes it fit, else a reason."""
+        limit = MEMORY_SHARE * available_memory_bytes()
+        need = folds * cls.memory_bytes(rows, columns, params)
+        if need <= limit:
+            return params, None
+        if "n_estimators" in params:
+            trees = int(params["n_estimators"] * limit / need)
+            if trees >= 50:
+                return params | {"n_estimators": trees}, None
+        return params, (f"needs about {need / 1024 ** 3:.1f} GiB for its {folds} fold models; "
+                        f"{limit / 1024 ** 3:.1f} GiB may be used")
