@@ -7,6 +7,7 @@ from algorithms.base import Algorithm, Task, past
 
 CHUNK_TREES = 50
 NODE_BYTES = 60
+PARALLEL_PREDICT_ROWS = 1000
 
 
 class Forest(Algorithm):
@@ -50,7 +51,9 @@ class Forest(Algorithm):
         return self
 
     def _predict_raw(self, X):
-        with joblib.parallel_config(backend="threading", n_jobs=self.task.threads):
+        # Threads cost more than they save on small batches (a single row waits ~50 ms for the pool).
+        self.model_.set_params(n_jobs=self.task.threads if X.shape[0] >= PARALLEL_PREDICT_ROWS else 1)
+        with joblib.parallel_config(backend="threading", n_jobs=self.model_.n_jobs):
             if self.task.is_classification:
                 return self.model_.predict_proba(X)
             return self.model_.predict(X)

@@ -23,7 +23,7 @@ class Budget:
     def remaining_s(self, now: float | None = None) -> float:
         return self.deadline - (time.time() if now is None else now)
 
-    def candidate_deadline(self, now: float | None = None) -> float:
-        """A candidate stops at its own limit or the job's, whichever comes first."""
-        now = time.time() if now is None else now
-        return min(now + self.max_runtime_per_candidate_s, self.deadline)
+    def candidate_deadline(self, started: float | None = None) -> float:
+        """A candidate started at `started` stops at its own limit or the job's, whichever comes first."""
+        started = time.time() if started is None else started
+        return min(started + self.max_runtime_per_candidate_s, self.deadline)

@@ -58,8 +58,14 @@ class LayerData:
         return np.sort(np.concatenate([self.folds[i] for i in self.scored_folds]))
 
 
+DEFAULT_FOLDS = 5
+
+
 def fold_count(validation_fraction: float) -> int:
-    """ValidationFraction 0.2 (the default) holds out a fifth of the rows in each of 5 folds."""
+    """ValidationFraction 0.2 (the default) holds out a fifth of the rows in each of 5 folds; with a validation
+    channel (no fraction) the training channel is bagged in the default 5 folds."""
+    if not validation_fraction:
+        return DEFAULT_FOLDS
     return int(min(MAX_FOLDS, max(MIN_FOLDS, round(1 / validation_fraction))))
 
 

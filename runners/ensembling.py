@@ -135,7 +135,7 @@ class _Job:
         """Fold 0 of the first algorithm: its cost fixes the folds every candidate fits."""
         self.layer1.scored_folds = [0]
         self.scratch.save(self.scratch.layer(1), self.layer1)
-        outcome, hard = execute(self.ctx, self.executor, fit_folds,
+        outcome, hard = execute(self.ctx, self.executor, record, fit_folds,
                                 (defn, cls, self.scratch, [0], soft_end, False, self.ctx.output, self.ctx.threads()))
         if outcome.status != "Completed":
             ended, record = conclude(self.ctx, record, outcome, hard)

@@ -30,15 +30,16 @@ def start(ctx: RunContext, name: str, algorithm: str, defn: dict) -> dict:
     return record
 
 
-def execute(ctx: RunContext, executor, fn, args: tuple):
-    """Run `fn(*args, hard_deadline)` in a child under the candidate's hard deadline; (outcome, deadline)."""
-    hard = ctx.budget.candidate_deadline()
+def execute(ctx: RunContext, executor, record: dict, fn, args: tuple):
+    """Run `fn(*args, hard_deadline)` in a child under the candidate's hard deadline, counted from the
+    candidate's start (its work may take several calls); returns (outcome, deadline)."""
+    hard = ctx.budget.candidate_deadline(record["creation_time"])
     return executor.run(fn, (*args, hard), hard), hard
 
 
 def train(ctx: RunContext, executor, record: dict, fn, args: tuple) -> tuple[str | None, dict]:
     """Run one InProgress candidate's work to its end and record the outcome."""
-    return conclude(ctx, record, *execute(ctx, executor, fn, args))
+    return conclude(ctx, record, *execute(ctx, executor, record, fn, args))
 
 
 def conclude(ctx: RunContext, record: dict, outcome, hard: float) -> tuple[str | None, dict]:

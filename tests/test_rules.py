@@ -114,7 +114,7 @@ def test_empty_algorithm_list_means_all_of_the_mode(train_csv):
     body = request(train_csv, AutoMLJobConfig={"Mode": "ENSEMBLING", "CandidateGenerationConfig": {
         "AlgorithmsConfig": [{"AutoMLAlgorithms": []}]}})
     assert resolve(body).algorithms == ("lightgbm", "linear-learner", "catboost", "xgboost", "extra-trees",
-                                        "randomforest")
+                                        "randomforest", "nn-torch", "fastai")
     body["AutoMLJobConfig"]["Mode"] = "HYPERPARAMETER_TUNING"
     assert resolve(body).algorithms == ("linear-learner", "xgboost")
 

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.skipif(not (CREDIT / "train.csv").exists(),
 
 
 def test_credit_g_through_the_api_and_predict_reproduces_the_score(sm, tmp_path):
-    body = request(CREDIT / "train.csv", target="class", name="credit", output=tmp_path / "out")
+    body = request(CREDIT / "train.csv", target="class", name="credit", output=tmp_path / "out",
+                   AutoMLJobConfig={"CompletionCriteria": {"MaxAutoMLJobRuntimeInSeconds": 60}})
     body["InputDataConfig"].append({"DataSource": {"S3DataSource": {
         "S3DataType": "S3Prefix", "S3Uri": f"file://{CREDIT / 'test.csv'}"}}, "TargetAttributeName": "class",
         "ChannelType": "validation"})
@@ -29,14 +30,14 @@ def test_credit_g_through_the_api_and_predict_reproduces_the_score(sm, tmp_path)
     assert f1_score(test["class"], predicted, pos_label="bad") == pytest.approx(best["Value"], abs=1e-12)
     best_definition = json.loads((tmp_path / "out" / "credit" / "best_candidate" / "definition.json").read_text())
     assert best_definition["CandidateName"] == final["BestCandidate"]["CandidateName"]
-    lightgbm = json.loads((tmp_path / "out" / "credit" / "candidates" / "credit-lightgbm-001" / "definition.json"
+    lightgbm = json.loads((tmp_path / "out" / "credit" / "candidates" / "credit-lightgbm-L1" / "definition.json"
                            ).read_text())
     assert "categorical" in lightgbm["Preprocessing"]["Columns"].values()
 
 
 def test_credit_g_through_the_cli(home, tmp_path, capsys):
     code = main(["run", str(CREDIT / "train.csv"), "--target", "class", "--name", "credit-cli",
-                 "--output", str(tmp_path / "out"), "--max-runtime", "300"])
+                 "--output", str(tmp_path / "out"), "--max-runtime", "30"])
     assert code == 0
     out = tmp_path / "out" / "credit-cli"
     assert {"leaderboard.csv", "describe.json", "best_candidate", "candidates"} <= {p.name for p in out.iterdir()}
