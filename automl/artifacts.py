@@ -59,8 +59,9 @@ def write_json(uri: str, value) -> None:
 
 
 def dump_model(uri: str, model) -> None:
+    """Uncompressed: a bag of forests saves in 0.3 s instead of 2.5 s and loads 3x faster, at 4-5x the size."""
     buffer = io.BytesIO()
-    joblib.dump(model, buffer, compress=3)
+    joblib.dump(model, buffer)
     write_bytes(uri, buffer.getvalue())
 
 

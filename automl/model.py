@@ -23,11 +23,16 @@ class CandidateModel:
     preprocessor: object
     algorithm: object
 
-    def _features(self, frame: pd.DataFrame):
+    def prepared(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame's columns in their kinds' dtypes (parsing dates is the slow part: models sharing columns
+        do it once and pass the result on)."""
         missing = [c for c in self.kinds if c not in frame.columns]
         if missing:
             raise field_error("input", "lacks columns the model was trained on: " + ", ".join(missing[:20]))
-        return self.preprocessor.transform(coerce(frame, self.kinds))
+        return coerce(frame, self.kinds)
+
+    def _features(self, frame: pd.DataFrame):
+        return self.preprocessor.transform(self.prepared(frame))
 
     def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
         """Probabilities in class-code order for classification, values for regression."""
@@ -48,7 +53,11 @@ class BaggedModel:
     classes: list
     folds: list[CandidateModel]
 
+    def prepared(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return self.folds[0].prepared(frame)
+
     def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
+        frame = self.prepared(frame)
         return sum(m.predict_raw(frame) for m in self.folds) / len(self.folds)
 
     def infer(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -94,7 +103,8 @@ class StackModel:
 
     def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
         depth = max(i for i, layer in enumerate(self.layers, start=1) if set(layer) & set(self.weights))
-        total, features = 0.0, frame
+        first = next(iter(self.layers[0].items()))
+        total, features = 0.0, self._model(*first).prepared(frame)
         for level, layer in enumerate(self.layers[:depth], start=1):
             names = list(layer) if level < depth else [n for n in layer if n in self.weights]
             predictions = {n: self._model(n, layer[n]).predict_raw(features) for n in names}

@@ -178,16 +178,18 @@ def _assemble(defn: dict, data: LayerData, scratch: Scratch, output: JobOutput) 
         scratch.save(scratch.score(name), score_prediction)
     y, w, prediction = data.scoring(oof, score_prediction)
     metrics = score_all(data.problem_type, y, prediction, w, data.positive_index)
-    model = bag
+    frame = data.X_score if data.X_score is not None else data.X
+    measured = speed(bag, frame)
+    model, stacked = bag, {}
     if data.level > 1:
-        # A stacked bag needs the layers below to make its input columns: the candidate is the whole stack.
+        # A stacked bag needs the layers below to make its input columns: the candidate is the whole stack,
+        # and its speed adds theirs (measured when they were trained) to its own.
         dump_model(output.bag(name), bag)
         layers = [*defn["StackedOn"], {name: public_uri(output.bag(name))}]
         model = StackModel(data.problem_type, data.classes, layers, {name: 1.0})
-    frame = data.X_score if data.X_score is not None else data.X
-    if data.level > 1:
-        frame = frame[list(defn["Preprocessing"]["Columns"])]
-    return {"metrics": metrics, "objective_value": metrics[defn["ObjectiveMetric"]], **speed(model, frame)} | \
+        stacked = {"bag_uri": public_uri(output.bag(name))}
+        measured = {k: v + defn["StackedOnSpeed"][k] for k, v in measured.items()}
+    return {"metrics": metrics, "objective_value": metrics[defn["ObjectiveMetric"]], **measured, **stacked} | \
         save(output, defn, model)
 
 

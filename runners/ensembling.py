@@ -28,7 +28,8 @@ STACK_MIN_MODELS = 2  # a stack layer needs at least this many L1 bags to learn 
 # A refit starts only when this many times its expected cost is left: 1.5x when it replaces a hold-out model
 # (it sees a fifth more rows), 3x when it is only the low-latency alternative to a full bag.
 REFIT_SAFETY = {True: 1.5, False: 3.0}
-CANDIDATE_OVERHEAD_S = 0.5  # a child process, loading the layer, saving and timing the model
+CANDIDATE_OVERHEAD_S = 0.5
+CAP_GRACE_S = 0.5  # past the planned end of training, a candidate is ended to keep the ensembles' time  # a child process, loading the layer, saving and timing the model
 
 
 class EnsemblingRunner(Runner):
@@ -80,7 +81,7 @@ class _Job:
                 return ended
             bags2 = self._done(level=2)
             if bags2:
-                layers.append({r["name"]: r["model_uri"] for r in bags2})
+                layers.append({r["name"]: r["bag_uri"] for r in bags2})
         self.planner.ensembles = 0
         ended, ensemble = self._ensemble("WeightedEnsemble-L2", layers[:1], [r["name"] for r in bags1])
         if not ended and len(layers) > 1:
@@ -135,10 +136,12 @@ class _Job:
         """Fold 0 of the first algorithm: its cost fixes the folds every candidate fits."""
         self.layer1.scored_folds = [0]
         self.scratch.save(self.scratch.layer(1), self.layer1)
+        cap = self.planner.training_end() + CAP_GRACE_S
         outcome, hard = execute(self.ctx, self.executor, record, fit_folds,
-                                (defn, cls, self.scratch, [0], soft_end, False, self.ctx.output, self.ctx.threads()))
+                                (defn, cls, self.scratch, [0], soft_end, False, self.ctx.output, self.ctx.threads()),
+                                cap)
         if outcome.status != "Completed":
-            ended, record = conclude(self.ctx, record, outcome, hard)
+            ended, record = conclude(self.ctx, record, outcome, hard, cap)
             self.records.append(record)
             return defn, record, ended
         probe_s = outcome.result["fit_s"]
@@ -152,7 +155,8 @@ class _Job:
         defn = defn | {"Bagging": defn["Bagging"] | {"FoldsFitted": len(self.layer1.scored_folds)}}
         record = record | {"definition": defn}
         ended, record = train(self.ctx, self.executor, record, fit_folds,
-                              (defn, cls, self.scratch, folds, soft_end, True, self.ctx.output, self.ctx.threads()))
+                              (defn, cls, self.scratch, folds, soft_end, True, self.ctx.output, self.ctx.threads()),
+                              self.planner.training_end() + CAP_GRACE_S)
         self.records.append(record)
         return ended
 
@@ -184,11 +188,12 @@ class _Job:
                                                 self.k)
             defn["Bagging"]["FoldsFitted"] = self.k
             defn["StackedOn"] = [{r["name"]: r["model_uri"] for r in bags1}]
+            defn["StackedOnSpeed"] = {k: sum(r[k] for r in bags1) for k in ("predict_s_per_1k", "inference_latency_s")}
             record = start(self.ctx, defn["CandidateName"], algorithm, defn)
             soft_end = self.planner.soft_end(algorithm, [r["algorithm"] for r in ranked[i:]])
             ended, record = train(self.ctx, self.executor, record, fit_folds,
                                   (defn, cls, self.scratch, list(range(self.k)), soft_end, True, self.ctx.output,
-                                   self.ctx.threads()))
+                                   self.ctx.threads()), self.planner.training_end() + CAP_GRACE_S)
             self.records.append(record)
             if ended:
                 return ended
@@ -205,7 +210,7 @@ class _Job:
         record = start(self.ctx, name, "weighted-ensemble", {"CandidateName": name, "Level": len(layers) + 1})
         ended, record = train(self.ctx, self.executor, record, fit_stack_ensemble,
                               (name, layers, members, self._speeds(), self.scratch, self.ctx.output,
-                               self.ctx.plan.objective))
+                               self.ctx.plan.objective), self.planner.training_end())
         self.records.append(record)
         return ended, record if record["status"] == "Completed" else None
 
@@ -234,7 +239,8 @@ class _Job:
             defn.pop("FoldFacts", None)
             record = start(self.ctx, defn["CandidateName"], member["algorithm"], defn)
             ended, record = train(self.ctx, self.executor, record, fit_full,
-                                  (defn, cls, self.scratch, self.ctx.output, self.ctx.threads()))
+                                  (defn, cls, self.scratch, self.ctx.output, self.ctx.threads()),
+                                  self.planner.training_end())
             record = self._scored_as(record, member)
             self.records.append(record)
             if ended:
@@ -250,7 +256,7 @@ class _Job:
         record = start(self.ctx, name, "weighted-ensemble", defn)
         ended, record = train(self.ctx, self.executor, record, save_full_ensemble,
                               (name, defn, {r["name"]: r["model_uri"] for r in refits.values()}, weights,
-                               self._speeds(), self.scratch, self.ctx.output))
+                               self._speeds(), self.scratch, self.ctx.output), self.planner.training_end())
         self.records.append(self._scored_as(record, ensemble))
         return ended
 

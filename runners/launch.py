@@ -30,23 +30,29 @@ def start(ctx: RunContext, name: str, algorithm: str, defn: dict) -> dict:
     return record
 
 
-def execute(ctx: RunContext, executor, record: dict, fn, args: tuple):
+def execute(ctx: RunContext, executor, record: dict, fn, args: tuple, cap: float | None = None):
     """Run `fn(*args, hard_deadline)` in a child under the candidate's hard deadline, counted from the
-    candidate's start (its work may take several calls); returns (outcome, deadline)."""
+    candidate's start (its work may take several calls) and never past `cap`, the end the job's planner keeps
+    for its own later steps; returns (outcome, deadline)."""
     hard = ctx.budget.candidate_deadline(record["creation_time"])
+    if cap is not None:
+        hard = min(hard, cap)
     return executor.run(fn, (*args, hard), hard), hard
 
 
-def train(ctx: RunContext, executor, record: dict, fn, args: tuple) -> tuple[str | None, dict]:
+def train(ctx: RunContext, executor, record: dict, fn, args: tuple,
+          cap: float | None = None) -> tuple[str | None, dict]:
     """Run one InProgress candidate's work to its end and record the outcome."""
-    return conclude(ctx, record, *execute(ctx, executor, record, fn, args))
+    return conclude(ctx, record, *execute(ctx, executor, record, fn, args, cap), cap)
 
 
-def conclude(ctx: RunContext, record: dict, outcome, hard: float) -> tuple[str | None, dict]:
-    """Record how a candidate's work ended; returns (why the job must end, or None; the final record)."""
+def conclude(ctx: RunContext, record: dict, outcome, hard: float,
+             cap: float | None = None) -> tuple[str | None, dict]:
+    """Record how a candidate's work ended; returns (why the job must end, or None; the final record). A
+    candidate ended by the job's limit or the planner's cap is Stopped; by its own limit, Failed."""
     name = record["name"]
     record = record | {"end_time": time.time()}
-    job_limit = hard >= ctx.budget.deadline
+    job_limit = hard >= min(ctx.budget.deadline, cap if cap is not None else ctx.budget.deadline)
     if outcome.status == "Completed":
         record |= outcome.result | {"status": "Completed"}
         ctx.record(record)
@@ -59,7 +65,7 @@ def conclude(ctx: RunContext, record: dict, outcome, hard: float) -> tuple[str |
         limit = "MaxAutoMLJobRuntimeInSeconds" if job_limit else "MaxRuntimePerTrainingJobInSeconds"
         record |= {"status": "Stopped" if job_limit else "Failed", "failure_reason": f"{name}: ran past {limit}"}
         ctx.record(record)
-        return ("MaxAutoMLJobRuntimeReached" if job_limit else None), record
+        return ("MaxAutoMLJobRuntimeReached" if hard >= ctx.budget.deadline else None), record
     record |= {"status": "Failed", "failure_reason": f"{name}: {outcome.error}"}
     ctx.record(record)
     return None, record

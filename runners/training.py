@@ -115,7 +115,13 @@ def speed(model, frame) -> dict:
 
 def stack_speed(layers: list[dict[str, str]], weights: dict[str, float], speeds: dict[str, dict]) -> dict:
     """A stack's batch and single-row cost: the sum over the models it runs (every model of the layers below
-    the deepest weighted one, and the weighted ones there), from their own measurements."""
+    the deepest weighted one, and the weighted ones there), from their own measurements. A stacked
+    candidate's measurement already includes the layers below it, which are counted once."""
     depth = max(i for i, layer in enumerate(layers) if set(layer) & set(weights))
-    run = [n for layer in layers[:depth] for n in layer] + [n for n in layers[depth] if n in weights]
-    return {key: float(sum(speeds[n][key] for n in run)) for key in ("predict_s_per_1k", "inference_latency_s")}
+    below = [n for layer in layers[:depth] for n in layer]
+    answer = {}
+    for key in ("predict_s_per_1k", "inference_latency_s"):
+        shared = sum(speeds[n][key] for n in below)
+        own = [speeds[n][key] - (shared if depth else 0.0) for n in layers[depth] if n in weights]
+        answer[key] = float(shared + sum(max(0.0, v) for v in own))
+    return answer
