@@ -19,12 +19,22 @@ import pandas as pd
 
 from benchmarks.frameworks import build
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
+def _pss_bytes(pid: int) -> int:
+    """Proportional set size: resident pages, each shared page split among the processes sharing it (RSS
+    would count a forked child's inherited pages once per process)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
-def tree_rss_bytes(root: int) -> int:
-    """Resident memory of `root` and every descendant (workers, forked trainers), from /proc."""
-    parents, rss = {}, {}
+def tree_memory_bytes(root: int) -> int:
+    """Memory of `root` and every descendant (workers, forked trainers), summed as PSS from /proc."""
+    parents = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -34,14 +44,13 @@ def tree_rss_bytes(root: int) -> int:
         except OSError:
             continue
         parents[int(entry)] = int(fields[1])
-        rss[int(entry)] = int(fields[21]) * PAGE
     total, frontier = 0, [root]
     children: dict[int, list[int]] = {}
     for pid, ppid in parents.items():
         children.setdefault(ppid, []).append(pid)
     while frontier:
         pid = frontier.pop()
-        total += rss.get(pid, 0)
+        total += _pss_bytes(pid)
         frontier.extend(children.get(pid, []))
     return total
 
@@ -54,7 +63,7 @@ class PeakMemory:
 
     def _loop(self):
         while not self._done.wait(self.interval_s):
-            self.peak = max(self.peak, tree_rss_bytes(os.getpid()))
+            self.peak = max(self.peak, tree_memory_bytes(os.getpid()))
 
     def __enter__(self):
         self._thread.start()

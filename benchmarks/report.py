@@ -91,7 +91,7 @@ def summarize(rows: list[dict], ours: str = "automl") -> str:
         lines += ["", f"Summary at {budget} s (wins / ties / losses of {ours}; mean rank; mean normalized score "
                       "0 = worst in the run, 1 = best):", "",
                   "| framework | W/T/L of ours vs it | mean rank | mean normalized | mean fit s | max overshoot "
-                  "| mean predict rows/s | mean peak MB |", "|---|---|---|---|---|---|---|---|"]
+                  "| mean predict rows/s | mean peak MB (PSS) |", "|---|---|---|---|---|---|---|---|"]
         for f in frameworks:
             runs = [r for r in at if r["framework"] == f]
             wtl = "/".join(map(str, record[f])) if f in record else "—"

@@ -66,6 +66,7 @@ class _Job:
         self.layer1 = first_layer(ctx.dataset, self.k)
         self.planner = Planner(ctx.budget, self.k, ensembles=2)
         self.executor = LocalProcessExecutor(ctx.should_stop, preload=("runners.bagging",))
+        self.executor.warm()
         self.records: list[dict] = []  # every candidate started, in order
         self.short_of_time = False
 
@@ -115,15 +116,17 @@ class _Job:
                 self._failed(record, refusal)
                 continue
             names = [defn["Algorithm"]] + [d["Algorithm"] for d in queue]
-            soft_end = self.planner.soft_end(defn["Algorithm"], names)
+            soft_end = self.planner.soft_end(defn["Algorithm"], names, record["creation_time"])
             if not probed:
                 defn, record, ended = self._probe(defn, cls, record, soft_end, names)
                 if ended:
                     return ended
-                if record["status"] != "InProgress":
-                    continue  # it failed: the next algorithm probes
+                if record["status"] in ("Failed", "Stopped"):
+                    continue  # the next algorithm probes
                 probed = True
-                soft_end = self.planner.soft_end(defn["Algorithm"], names)
+                if record["status"] == "Completed":
+                    continue  # a hold-out: the probe's one fold is the whole candidate
+                soft_end = self.planner.soft_end(defn["Algorithm"], names, record["creation_time"])
                 folds = self.layer1.scored_folds[1:]
             else:
                 folds = self.layer1.scored_folds
@@ -133,21 +136,29 @@ class _Job:
         return None
 
     def _probe(self, defn: dict, cls, record: dict, soft_end: float, names: list[str]):
-        """Fold 0 of the first algorithm: its cost fixes the folds every candidate fits."""
+        """Fold 0 of the first algorithm, saved as a hold-out candidate: its cost fixes the folds every
+        candidate fits. When that is one, the probe is the candidate (Completed); else it stays InProgress."""
         self.layer1.scored_folds = [0]
         self.scratch.save(self.scratch.layer(1), self.layer1)
         cap = self.planner.training_end() + CAP_GRACE_S
+        defn = defn | {"Bagging": defn["Bagging"] | {"FoldsFitted": 1}}
+        record = record | {"definition": defn}
         outcome, hard = execute(self.ctx, self.executor, record, fit_folds,
-                                (defn, cls, self.scratch, [0], soft_end, False, self.ctx.output, self.ctx.threads()),
+                                (defn, cls, self.scratch, [0], soft_end, True, self.ctx.output, self.ctx.threads()),
                                 cap)
         if outcome.status != "Completed":
             ended, record = conclude(self.ctx, record, outcome, hard, cap)
             self.records.append(record)
             return defn, record, ended
-        probe_s = outcome.result["fit_s"]
-        m = self.planner.affordable_folds(defn["Algorithm"], probe_s, names)
+        probe_s = outcome.result["fold_facts"][0]["fit_s"]
+        m = min(self.planner.affordable_folds(defn["Algorithm"], probe_s, names),
+                self.planner.folds_within(self.ctx.budget.max_runtime_per_candidate_s, probe_s))
         self.layer1.scored_folds = list(range(m))
         self.scratch.save(self.scratch.layer(1), self.layer1)
+        if m == 1:
+            _, record = conclude(self.ctx, record, outcome, hard, cap)
+            self.records.append(record)
+            return defn, record, None
         defn = defn | {"FoldFacts": outcome.result["fold_facts"], "Bagging": defn["Bagging"] | {"FoldsFitted": m}}
         return defn, record | {"definition": defn}, None
 
@@ -190,7 +201,7 @@ class _Job:
             defn["StackedOn"] = [{r["name"]: r["model_uri"] for r in bags1}]
             defn["StackedOnSpeed"] = {k: sum(r[k] for r in bags1) for k in ("predict_s_per_1k", "inference_latency_s")}
             record = start(self.ctx, defn["CandidateName"], algorithm, defn)
-            soft_end = self.planner.soft_end(algorithm, [r["algorithm"] for r in ranked[i:]])
+            soft_end = self.planner.soft_end(algorithm, [r["algorithm"] for r in ranked[i:]], record["creation_time"])
             ended, record = train(self.ctx, self.executor, record, fit_folds,
                                   (defn, cls, self.scratch, list(range(self.k)), soft_end, True, self.ctx.output,
                                    self.ctx.threads()), self.planner.training_end() + CAP_GRACE_S)

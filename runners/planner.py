@@ -17,6 +17,7 @@ from automl.budget import Budget
 RELATIVE_COST = {"lightgbm": 1.0, "linear-learner": 0.3, "catboost": 2.0, "xgboost": 1.2, "extra-trees": 0.8,
                  "randomforest": 1.0, "nn-torch": 2.0, "fastai": 2.0}
 FOLD_SAFETY = 0.8  # plan the folds to fill this much of the time: costs vary between folds and algorithms
+PER_CANDIDATE_SHARE = 0.6  # of MaxRuntimePerTrainingJobInSeconds, for fitting (the rest saves and scores)
 MEMORY_SHARE = 0.6  # of the memory available now, what one bag's fold models may take
 
 
@@ -54,12 +55,18 @@ class Planner:
     def window_s(self, now: float | None = None) -> float:
         return self.training_end() - (time.time() if now is None else now)
 
-    def soft_end(self, algorithm: str, still_to_train: list[str]) -> float:
-        """The time this algorithm's folds should be done by: its cost-weighted share of what is left."""
+    def soft_end(self, algorithm: str, still_to_train: list[str], started: float) -> float:
+        """The time this algorithm's folds should be done by: its cost-weighted share of what is left, and
+        early enough within MaxRuntimePerTrainingJobInSeconds (counted from `started`) to save its model."""
         now = time.time()
         total = sum(RELATIVE_COST.get(a, 1.0) for a in still_to_train) or 1.0
         share = max(0.0, self.window_s(now)) * RELATIVE_COST.get(algorithm, 1.0) / total
-        return now + share
+        return min(now + share, started + PER_CANDIDATE_SHARE * self.budget.max_runtime_per_candidate_s)
+
+    @staticmethod
+    def folds_within(limit_s: float, probe_fold_s: float) -> int:
+        """The most folds one candidate can fit within its own limit, at the probe's cost per fold."""
+        return int(max(1, PER_CANDIDATE_SHARE * limit_s // max(probe_fold_s, 1e-9)))
 
     def affordable_folds(self, probe: str, probe_fold_s: float, still_to_train: list[str]) -> int:
         """How many folds every candidate can fit, from the probe's first fold (itself already done)."""

@@ -57,7 +57,8 @@ def test_out_of_fold_predictions_never_come_from_a_model_that_saw_the_row(noise)
     stacked = next_layer(layer, {"noise-L1": oof}, {})
     scratch.save(scratch.layer(2), stacked)
     assert list(stacked.X.columns) == ["row_id", "jitter", "__stack:noise-L1"]
-    result = bag("noise-L2", 2, scratch, output, StackedOn=[{"noise-L1": result["model_uri"]}],
+    speed = {k: result[k] for k in ("predict_s_per_1k", "inference_latency_s")}
+    result = bag("noise-L2", 2, scratch, output, StackedOn=[{"noise-L1": result["model_uri"]}], StackedOnSpeed=speed,
                  Preprocessing={"Columns": {"row_id": "numeric", "jitter": "numeric"}})
     oof2 = np.load(scratch.oof("noise-L2"))
     for fold, model in enumerate(load_model(result["model_uri"].replace("model.joblib", "bag.joblib")).folds):
@@ -67,20 +68,24 @@ def test_out_of_fold_predictions_never_come_from_a_model_that_saw_the_row(noise)
     # What remains is stacking's second-order effect (AutoGluon's "stacked overfitting": a row's label shaped
     # its neighbours' L1 predictions), bounded here on 600 random labels; the note says more.
     assert (oof2.argmax(1) == layer.y).mean() < 0.7
+    assert result["inference_latency_s"] > speed["inference_latency_s"], "a stack answers after its layers below"
     stack = load_model(result["model_uri"])
     assert stack.predict_raw(dataset.X_valid).shape == (120, 2), "a stacked candidate answers from raw columns"
 
 
 def test_planner_shares_time_by_cost_and_picks_the_folds_it_can_afford(monkeypatch):
-    budget = Budget(time.time(), 100, 100, None)
+    budget = Budget(time.time(), 100, 1000, None)
     planner = Planner(budget, folds=5, ensembles=1)
     window = planner.window_s()
     assert 90 < window < 95, "outputs and one ensemble are kept out of the training window"
-    share = planner.soft_end("catboost", ["catboost", "lightgbm"]) - time.time()
+    share = planner.soft_end("catboost", ["catboost", "lightgbm"], time.time()) - time.time()
     assert share == pytest.approx(window * 2 / 3, rel=0.02), "catboost is expected to cost twice lightgbm"
     assert planner.affordable_folds("lightgbm", 1.0, ["lightgbm", "xgboost"]) == 5
     assert planner.affordable_folds("lightgbm", 20.0, ["lightgbm", "catboost"]) == 1, "a hold-out when tight"
     assert planner.affordable_folds("lightgbm", 20.0, ["lightgbm", "lightgbm"]) == 2, "partial bagging between"
+    assert Planner.folds_within(10, 2.5) == 2, "a candidate's own limit caps its folds too"
+    tight = Planner(Budget(time.time(), 100, 10, None), folds=5)
+    assert tight.soft_end("lightgbm", ["lightgbm"], time.time()) - time.time() == pytest.approx(6, abs=0.1)
 
     monkeypatch.setattr(planner_module, "available_memory_bytes", lambda: 2 * 1024 ** 3)
     forest = algorithms.get("randomforest")
