@@ -95,8 +95,14 @@ class _Job:
         return [r for r in self.records if r["status"] == "Completed" and r["definition"].get("Level") == level
                 and r["algorithm"] != "weighted-ensemble"]
 
-    def _blocked(self) -> str | None:
-        return blocked(self.ctx, len(self.records))
+    def _halt(self) -> tuple[bool, str | None]:
+        """Whether no further candidate may start, and why the job must end: None when only the job's time is
+        out, so the runner still finishes what it has."""
+        why = blocked(self.ctx, len(self.records))
+        if why == "MaxAutoMLJobRuntimeReached":
+            self.short_of_time = True
+            return True, None
+        return why is not None, why
 
     def _layer_one(self) -> str | None:
         queue = list(self.definitions)
@@ -104,10 +110,9 @@ class _Job:
         probed = False
         while queue:
             defn = queue.pop(0)
-            why = self._blocked()
-            if why:
-                self.short_of_time = why == "MaxAutoMLJobRuntimeReached"
-                return None if self.short_of_time else why
+            halt, why = self._halt()
+            if halt:
+                return why
             cls = algorithms.get(defn["Algorithm"])
             params, refusal = self.planner.memory_verdict(cls, rows, columns, defn["Hyperparameters"], self.k)
             defn = defn | {"Hyperparameters": params}
@@ -186,10 +191,9 @@ class _Job:
         self.scratch.save(self.scratch.layer(2), layer2)
         ranked = sorted(bags1, key=lambda r: r["fit_s"])
         for i, base in enumerate(ranked):
-            why = self._blocked()
-            if why:
-                self.short_of_time = why == "MaxAutoMLJobRuntimeReached"
-                return None if self.short_of_time else why
+            halt, why = self._halt()
+            if halt:
+                return why
             if base["fit_s"] * 1.2 > self.planner.window_s():
                 self.short_of_time = True
                 continue
@@ -213,10 +217,9 @@ class _Job:
     def _ensemble(self, label: str, layers: list[dict[str, str]], members: list[str]):
         if len(members) < 2:
             return None, None
-        why = self._blocked()
-        if why:
-            self.short_of_time |= why == "MaxAutoMLJobRuntimeReached"
-            return (None if why == "MaxAutoMLJobRuntimeReached" else why), None
+        halt, why = self._halt()
+        if halt:
+            return why, None
         name = f"{self.ctx.plan.name}-{label}"
         record = start(self.ctx, name, "weighted-ensemble", {"CandidateName": name, "Level": len(layers) + 1})
         ended, record = train(self.ctx, self.executor, record, fit_stack_ensemble,
@@ -238,10 +241,9 @@ class _Job:
             return None
         refits = {}
         for member in members:
-            why = self._blocked()
-            if why:
-                self.short_of_time |= why == "MaxAutoMLJobRuntimeReached"
-                return None if why == "MaxAutoMLJobRuntimeReached" else why
+            halt, why = self._halt()
+            if halt:
+                return why
             cls = algorithms.get(member["algorithm"])
             defn = member["definition"] | {
                 "CandidateName": f"{self.ctx.plan.name}-{member['algorithm']}-FULL", "Level": 1,
