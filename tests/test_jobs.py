@@ -118,6 +118,9 @@ def test_regression_and_multiclass_jobs(sm, tmp_path, breast_cancer, digits_csv)
         "InferenceLatency"
     r2 = {m["StandardMetricName"]: m["Value"] for m in reg["BestCandidate"]["CandidateProperties"]["CandidateMetrics"]}
     assert r2["R2"] > 0.9
+    names = {c["CandidateName"] for c in candidates(sm, "reg")["Candidates"]}
+    assert {"reg-lightgbm-L1", "reg-linear-learner-L1", "reg-WeightedEnsemble-L2"} <= names
+    assert not {"reg-lightgbm-L2", "reg-linear-learner-L2"} & names, "no validation channel to judge a stack layer"
     digits = sm.wait("digits", timeout=120)
     assert digits["ResolvedAttributes"]["ProblemType"] == "MulticlassClassification"
     assert digits["BestCandidate"]["FinalAutoMLJobObjectiveMetric"]["Value"] > 0.9
