@@ -19,11 +19,10 @@ from automl.artifacts import JobOutput, dump_model, public_uri
 from automl.columns import ColumnKind
 from automl.dataset import Dataset
 from automl.metrics import score_all
-from automl.model import BaggedModel, CandidateModel, StackModel, stack_features
+from automl.model import BaggedModel, StackModel, stack_features
 from automl.problem import ProblemType
 from automl.split import fold_indices
-from runners.preprocessing import Preprocessor
-from runners.training import save, soft_deadline, speed, stack_speed, task_for
+from runners.training import fit_model, save, soft_deadline, speed, stack_speed
 
 MIN_FOLDS, MAX_FOLDS = 2, 10
 
@@ -124,10 +123,10 @@ class Scratch:
             joblib.dump(value, path)
 
 
-def fit_folds(defn: dict, cls: type, scratch: Scratch, folds: list[int], soft_end: float, assemble: bool,
-              output: JobOutput, threads: int, hard_deadline: float) -> dict:
-    """Fit the given folds (each gets an equal share of the time to `soft_end`), then, when `assemble`, combine
-    every scored fold of the layer into the saved bagged candidate."""
+def fit_folds(defn: dict, cls: type, scratch: Scratch, folds: list[int], soft_end: float, output: JobOutput,
+              threads: int, hard_deadline: float) -> dict:
+    """Fit the given folds (each gets an equal share of the time to `soft_end`), then combine every scored fold
+    of the layer (fitted by this call or an earlier one) into the saved bagged candidate."""
     start = time.time()
     data: LayerData = joblib.load(scratch.layer(defn["Level"]))
     soft_end = min(soft_end, soft_deadline(start, hard_deadline))
@@ -140,25 +139,21 @@ def fit_folds(defn: dict, cls: type, scratch: Scratch, folds: list[int], soft_en
         scratch.save(scratch.fold_model(name, fold), model)
     facts = defn.get("FoldFacts", []) + facts
     result = {"fit_s": time.time() - start, "cut_short": cut_short, "fold_facts": facts}
-    if not assemble:
-        return result
     return result | _assemble(defn | {"FoldFacts": facts}, data, scratch, output)
+
+
+def _rows(data: LayerData, rows: np.ndarray) -> tuple:
+    return data.X.iloc[rows], data.y[rows], None if data.w is None else data.w[rows]
 
 
 def _fit_fold(defn: dict, cls: type, data: LayerData, fold: int, threads: int, deadline: float):
     began = time.time()
     held = data.folds[fold]
     kept = np.setdiff1d(np.arange(len(data.y)), held, assume_unique=True)
-    X_fit, X_held = data.X.iloc[kept], data.X.iloc[held]
-    preprocessor = Preprocessor(data.kinds, cls.preprocessing).fit(X_fit)
-    task = task_for(data.problem_type, data.classes, threads, preprocessor.categorical_features_)
-    w = data.w
-    algorithm = cls(task, defn["Hyperparameters"]).fit(
-        preprocessor.transform(X_fit), data.y[kept], sample_weight=None if w is None else w[kept],
-        eval_set=(preprocessor.transform(X_held), data.y[held], None if w is None else w[held]), deadline=deadline)
-    model = CandidateModel(data.problem_type, data.kinds, data.classes, preprocessor, algorithm)
+    model = fit_model(cls, defn["Hyperparameters"], data.problem_type, data.kinds, data.classes, threads,
+                      _rows(data, kept), _rows(data, held), deadline)
     return model, {"fold": fold, "fit_s": time.time() - began, "cut_short": time.time() >= deadline,
-                   **algorithm.describe_fit()}
+                   **model.algorithm.describe_fit()}
 
 
 def _assemble(defn: dict, data: LayerData, scratch: Scratch, output: JobOutput) -> dict:
@@ -199,14 +194,11 @@ def fit_full(defn: dict, cls: type, scratch: Scratch, output: JobOutput, threads
     channel when there is one; otherwise it has no unseen rows and the runner reports its bag's score."""
     start = time.time()
     data: LayerData = joblib.load(scratch.layer(1))
-    preprocessor = Preprocessor(data.kinds, cls.preprocessing).fit(data.X)
-    task = task_for(data.problem_type, data.classes, threads, preprocessor.categorical_features_)
-    algorithm = cls(task, defn["Hyperparameters"]).fit(preprocessor.transform(data.X), data.y, sample_weight=data.w,
-                                                       deadline=soft_deadline(start, hard_deadline))
-    model = CandidateModel(data.problem_type, data.kinds, data.classes, preprocessor, algorithm)
+    model = fit_model(cls, defn["Hyperparameters"], data.problem_type, data.kinds, data.classes, threads,
+                      (data.X, data.y, data.w), None, soft_deadline(start, hard_deadline))
     result = {"fit_s": time.time() - start, **_validation_metrics(model, data, defn["ObjectiveMetric"])}
     frame = data.X_score if data.X_score is not None else data.X
-    return result | speed(model, frame) | save(output, defn | {"Fit": algorithm.describe_fit()}, model)
+    return result | speed(model, frame) | save(output, defn | {"Fit": model.algorithm.describe_fit()}, model)
 
 
 def _validation_metrics(model, data: LayerData, objective: str) -> dict:

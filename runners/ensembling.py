@@ -157,7 +157,7 @@ class _Job:
         defn = defn | {"Bagging": defn["Bagging"] | {"FoldsFitted": 1}}
         record = record | {"definition": defn}
         outcome, hard = execute(self.ctx, self.executor, record, fit_folds,
-                                (defn, cls, self.scratch, [0], soft_end, True, self.ctx.output, self.ctx.threads()),
+                                (defn, cls, self.scratch, [0], soft_end, self.ctx.output, self.ctx.threads()),
                                 cap)
         if outcome.status != "Completed":
             ended, record = conclude(self.ctx, record, outcome, hard, cap)
@@ -179,7 +179,7 @@ class _Job:
         defn = defn | {"Bagging": defn["Bagging"] | {"FoldsFitted": len(self.layer1.scored_folds)}}
         record = record | {"definition": defn}
         ended, record = train(self.ctx, self.executor, record, fit_folds,
-                              (defn, cls, self.scratch, folds, soft_end, True, self.ctx.output, self.ctx.threads()),
+                              (defn, cls, self.scratch, folds, soft_end, self.ctx.output, self.ctx.threads()),
                               self.planner.training_end() + CAP_GRACE_S)
         self.records.append(record)
         return ended
@@ -215,7 +215,7 @@ class _Job:
             record = start(self.ctx, defn["CandidateName"], algorithm, defn)
             soft_end = self.planner.soft_end(algorithm, [r["algorithm"] for r in ranked[i:]], record["creation_time"])
             ended, record = train(self.ctx, self.executor, record, fit_folds,
-                                  (defn, cls, self.scratch, list(range(self.k)), soft_end, True, self.ctx.output,
+                                  (defn, cls, self.scratch, list(range(self.k)), soft_end, self.ctx.output,
                                    self.ctx.threads()), self.planner.training_end() + CAP_GRACE_S)
             self.records.append(record)
             if ended:

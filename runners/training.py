@@ -53,22 +53,31 @@ def save_dataset(dataset: Dataset, path: Path) -> None:
     joblib.dump(dataset, path)
 
 
+def fit_model(cls: type, params: dict, problem_type, kinds: dict, classes: list, threads: int,
+              fit: tuple, held: tuple | None, deadline: float | None) -> CandidateModel:
+    """Preprocessing fitted on the `fit` rows (X frame, y, w), then the algorithm on them, stopping early on
+    the `held` rows when given: the one way every runner fits a model."""
+    X, y, w = fit
+    preprocessor = Preprocessor(kinds, cls.preprocessing).fit(X)
+    task = task_for(problem_type, classes, threads, preprocessor.categorical_features_)
+    eval_set = None if held is None else (preprocessor.transform(held[0]), held[1], held[2])
+    algorithm = cls(task, params).fit(preprocessor.transform(X), y, sample_weight=w, eval_set=eval_set,
+                                      deadline=deadline)
+    return CandidateModel(problem_type, kinds, classes, preprocessor, algorithm)
+
+
 def fit_candidate(defn: dict, cls: type, dataset_path: Path, output: JobOutput, threads: int,
                   hard_deadline: float) -> dict:
     """`cls` is the algorithm class resolved by the runner (pickled by reference into the child)."""
     start = time.time()
     dataset = joblib.load(dataset_path)
-    preprocessor = Preprocessor(dataset.kinds, cls.preprocessing).fit(dataset.X_train)
-    X_train = preprocessor.transform(dataset.X_train)
-    X_valid = preprocessor.transform(dataset.X_valid)
-    task = task_for(dataset.problem_type, dataset.classes, threads, preprocessor.categorical_features_)
     soft = soft_deadline(start, hard_deadline)
-    algorithm = cls(task, defn["Hyperparameters"]).fit(
-        X_train, dataset.y_train, sample_weight=dataset.w_train,
-        eval_set=(X_valid, dataset.y_valid, dataset.w_valid), deadline=soft)
+    model = fit_model(cls, defn["Hyperparameters"], dataset.problem_type, dataset.kinds, dataset.classes, threads,
+                      (dataset.X_train, dataset.y_train, dataset.w_train),
+                      (dataset.X_valid, dataset.y_valid, dataset.w_valid), soft)
+    algorithm = model.algorithm
     fit_s = time.time() - start
     cut_short = time.time() >= soft
-    model = CandidateModel(dataset.problem_type, dataset.kinds, dataset.classes, preprocessor, algorithm)
     measured, prediction = measure(model, dataset, defn["ObjectiveMetric"])
     name = defn["CandidateName"]
     np.save(validation_predictions(dataset_path, name), prediction)

@@ -35,7 +35,7 @@ def noise(tmp_path):
 def bag(name, level, scratch, output, **extra):
     defn = {"CandidateName": name, "Algorithm": "extra-trees", "Level": level, "ObjectiveMetric": "Accuracy",
             "Hyperparameters": {"n_estimators": 50, "max_features": 1.0}, "Preprocessing": {"Columns": {}}} | extra
-    return fit_folds(defn, algorithms.get("extra-trees"), scratch, list(range(5)), time.time() + 60, True, output,
+    return fit_folds(defn, algorithms.get("extra-trees"), scratch, list(range(5)), time.time() + 60, output,
                      1, time.time() + 120)
 
 
