@@ -10,6 +10,7 @@ from algorithms.extra_trees import ExtraTrees
 from algorithms.fastai import FastAI
 from algorithms.lightgbm import LightGBM
 from algorithms.linear_learner import LinearLearner
+from algorithms.mlp import MLP
 from algorithms.nn_torch import NNTorch
 from algorithms.randomforest import RandomForest
 from algorithms.xgboost import XGBoost
@@ -21,7 +22,8 @@ MODE_ALGORITHMS: dict[str, tuple[str, ...]] = {
 }
 
 REGISTRY: dict[str, type[Algorithm]] = {cls.name: cls for cls in (LightGBM, CatBoost, XGBoost, RandomForest,
-                                                                   ExtraTrees, LinearLearner, NNTorch, FastAI)}
+                                                                   ExtraTrees, LinearLearner, NNTorch, FastAI,
+                                                                   MLP)}
 
 
 # The order a job trains them in when the request does not list them: strongest per second first, so a

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from algorithms.base import Algorithm, past
+from algorithms.base import FULL_RESOURCE, Algorithm, past
 
 PATIENCE_EPOCHS = 10
 MAX_EMBEDDING = 64
@@ -50,7 +50,8 @@ class TorchTabular(Algorithm):
         codes = np.minimum(codes, np.asarray(self.levels_, dtype=np.int64) - 1) if codes.size else codes
         return torch.from_numpy(numeric), torch.from_numpy(codes)
 
-    def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline=None):
+    def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline=None, progress=None):
+        """`progress` gets one step per epoch, in shares of the `epochs` parameter (the full resource)."""
         import torch
 
         torch.manual_seed(self.task.seed)
@@ -102,6 +103,9 @@ class TorchTabular(Algorithm):
                 scheduler = self._scheduler(optimizer, params, max(1, epochs - 1), steps)
             if valid is not None:
                 loss = self._valid_loss(valid)
+                if progress is not None:
+                    progress(max(1, round(FULL_RESOURCE * (epoch + 1) / int(params["epochs"]))),
+                             loss if self.task.is_classification else float(np.sqrt(loss)) * self.y_std_)
                 if loss < best_loss - 1e-6:
                     best_loss, best_state, best_epoch = loss, copy.deepcopy(self.network_.state_dict()), epoch + 1
                 elif epoch + 1 - best_epoch >= PATIENCE_EPOCHS and scheduler is None:

@@ -4,13 +4,18 @@ An algorithm gets features already preprocessed for its `preprocessing` style ("
 NaN kept; "linear": imputed, scaled, one-hot) and class codes 0..K-1 as targets. `__init__` only stores its
 arguments; `fit` returns self and leaves fitted state in attributes ending in `_`. Third-party libraries are
 imported inside the methods so that listing the registry stays cheap.
+
+The tuning mode's algorithms also take `progress(step, loss)`: they call it as their training advances, with
+`step` the share of their full resource spent (in percent: boosting rounds, epochs, or rows seen) and the
+validation loss there (log loss, or RMSE for regression), so that a pruner can stop a weak trial early by
+raising `Pruned` from it.
 """
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 
@@ -18,6 +23,13 @@ from automl.problem import ProblemType
 
 MAX_BOOSTING_ROUNDS = 10000
 EARLY_STOPPING_ROUNDS = 50
+FULL_RESOURCE = 100  # `progress` steps run 1..FULL_RESOURCE
+
+Progress = Callable[[int, float], None]
+
+
+class Pruned(Exception):
+    """Raised by a `progress` callback to end a trial the pruner judged hopeless."""
 
 
 @dataclass(frozen=True)
@@ -115,3 +127,17 @@ class Boosting(Algorithm):
 
 def past(deadline: float | None) -> bool:
     return deadline is not None and time.time() >= deadline
+
+
+def validation_loss(task: Task, prediction: np.ndarray, y, weight=None) -> float:
+    """The loss `progress` reports: log loss of class probabilities, or RMSE of values."""
+    y = np.asarray(y)
+    if task.is_classification:
+        proba = np.clip(np.asarray(prediction, dtype=float), 1e-15, 1.0)
+        if proba.ndim == 1:
+            proba = np.column_stack([1 - proba, proba])
+        losses = -np.log(proba[np.arange(len(y)), y.astype(int)])
+    else:
+        losses = (np.asarray(prediction, dtype=float) - y) ** 2
+    mean = float(np.average(losses, weights=weight))
+    return mean if task.is_classification else float(np.sqrt(mean))

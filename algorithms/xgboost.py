@@ -1,7 +1,12 @@
-"""xgboost: histogram gradient boosting with early stopping on the validation set."""
+"""xgboost: histogram gradient boosting with early stopping on the validation set.
+
+Its tuning fidelity is boosting rounds: one progress step per ROUNDS_PER_STEP rounds.
+"""
 from __future__ import annotations
 
-from algorithms.base import EARLY_STOPPING_ROUNDS, Boosting, Task, past
+from algorithms.base import EARLY_STOPPING_ROUNDS, FULL_RESOURCE, Boosting, Task, past
+
+ROUNDS_PER_STEP = 10
 
 
 class XGBoost(Boosting):
@@ -18,7 +23,16 @@ class XGBoost(Boosting):
         return [{"eta": 0.05, "max_depth": 8, "colsample_bytree": 0.7, "min_child_weight": 0.6},
                 {"eta": 0.1, "max_depth": 4, "subsample": 0.8, "colsample_bytree": 0.8}]
 
-    def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline=None):
+    @classmethod
+    def search_space(cls, task: Task) -> dict:
+        from optuna.distributions import FloatDistribution, IntDistribution
+
+        return {"eta": FloatDistribution(0.01, 0.3, log=True), "max_depth": IntDistribution(2, 10),
+                "min_child_weight": FloatDistribution(0.5, 20.0, log=True),
+                "subsample": FloatDistribution(0.5, 1.0), "colsample_bytree": FloatDistribution(0.4, 1.0),
+                "lambda": FloatDistribution(1e-3, 10.0, log=True), "alpha": FloatDistribution(1e-3, 10.0, log=True)}
+
+    def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline=None, progress=None):
         import xgboost as xgb
 
         params = self.resolved_params
@@ -37,6 +51,8 @@ class XGBoost(Boosting):
         if eval_set is not None:
             Xv, yv, wv = eval_set
             evals = [(xgb.DMatrix(Xv, yv, weight=wv), "validation")]
+            if progress is not None:
+                callbacks.append(_ProgressCallback(progress, params["eval_metric"]))
         self.booster_ = xgb.train(params, train, num_boost_round=rounds, evals=evals,
                                   early_stopping_rounds=EARLY_STOPPING_ROUNDS if early else None,
                                   callbacks=callbacks, verbose_eval=False)
@@ -61,3 +77,14 @@ def _DeadlineCallback(deadline):
         def after_iteration(self, model, epoch, evals_log) -> bool:
             return past(deadline)
     return StopAtDeadline()
+
+
+def _ProgressCallback(progress, metric: str):
+    import xgboost as xgb
+
+    class Report(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log) -> bool:
+            if (epoch + 1) % ROUNDS_PER_STEP == 0 and (epoch + 1) // ROUNDS_PER_STEP <= FULL_RESOURCE:
+                progress((epoch + 1) // ROUNDS_PER_STEP, float(evals_log["validation"][metric][-1]))
+            return False
+    return Report()

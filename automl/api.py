@@ -13,6 +13,7 @@ import hashlib
 import json
 import time
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -23,9 +24,10 @@ from automl.channels import read_any
 from automl.contract import validate_request
 from automl.dataset import create_analysis_limit_bytes, load_dataset
 from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error
-from automl.metrics import METRICS
+from automl.problem import Mode
 from automl.spec import JobPlan, resolve
 from automl.store import TERMINAL, Store, name_in_use
+from runners.study import storage_url
 
 STATUS_ORDER = {"InProgress": 0, "Stopping": 1, "Stopped": 2, "Failed": 3, "Completed": 4}
 
@@ -48,6 +50,8 @@ class Client:
         except ResourceNotFound:
             pass
         plan = resolve(request)
+        if plan.mode is Mode.HYPERPARAMETER_TUNING:
+            plan = replace(plan, study_storage=storage_url(self.store.root, name))
         scheduler.admit(self.store)
         if plan.training_bytes + plan.validation_bytes <= create_analysis_limit_bytes():
             dataset = load_dataset(plan)
@@ -119,6 +123,12 @@ class Client:
         else:
             self.store.transition(job.name, "Stopping", "Stopping", stop_requested=1)
         return {}
+
+    def resume_auto_ml_job(self, AutoMLJobName: str) -> dict:
+        """Not a SageMaker operation: restart a tuning job whose worker died, keeping its finished trials."""
+        validate_request("StopAutoMLJob", {"AutoMLJobName": AutoMLJobName})
+        scheduler.resume(self.store, AutoMLJobName)
+        return {"AutoMLJobArn": JobPlan.from_json(self.store.job(AutoMLJobName).plan).arn}
 
     def wait(self, name: str, timeout: float | None = None, poll_s: float = 1.0, on_poll=None) -> dict:
         """Block until the job reaches Completed, Failed or Stopped; return its final Describe."""

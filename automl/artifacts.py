@@ -107,3 +107,7 @@ class JobOutput:
     @property
     def candidate_definitions(self) -> str:
         return self._at("candidate_definitions.json")
+
+    @property
+    def candidate_summary(self) -> str:
+        return self._at("candidate_definitions.md")

@@ -4,6 +4,8 @@
     automl describe-auto-ml-job --auto-ml-job-name my-job
     automl run data.csv --target label --max-runtime 300
     automl predict --job my-job --input new.csv --output predictions.csv
+    automl resume my-job            # a tuning job whose worker died: continue its study
+    automl join my-job              # one more worker for a running tuning job's study
 """
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import argparse
 import datetime as dt
 import io
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -173,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     wait = subparsers.add_parser("wait", help="block until a job ends, showing progress")
     wait.add_argument("name")
     wait.add_argument("--timeout", type=float)
+    resume = subparsers.add_parser("resume", help="restart a tuning job whose worker died, keeping finished trials")
+    resume.add_argument("name")
+    resume.add_argument("--no-wait", action="store_true", help="return once the new worker is started")
+    join = subparsers.add_parser("join", help="run trials for a running tuning job's study in this process")
+    join.add_argument("name")
     predict = subparsers.add_parser("predict", help="score data with a job's best candidate")
     predict.add_argument("--job", required=True)
     predict.add_argument("--input", required=True)
@@ -201,6 +207,16 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if args.no_wait else _finish(client, request["AutoMLJobName"], None)
         if args.command == "wait":
             return _finish(client, args.name, args.timeout)
+        if args.command == "resume":
+            client.resume_auto_ml_job(AutoMLJobName=args.name)
+            print(f"resumed {args.name}", file=sys.stderr)
+            return 0 if args.no_wait else _finish(client, args.name, None)
+        if args.command == "join":
+            from automl.worker import join
+
+            reason = join(client.store, args.name)
+            print(f"{args.name}: this worker ended ({reason})", file=sys.stderr)
+            return 0
         return _predict(client, args)
     except AutoMLError as exc:
         where = f" when calling the {operation} operation" if operation else ""

@@ -20,16 +20,17 @@ def rank(records: list[dict], objective: Metric) -> list[dict]:
     return done + others
 
 
-def to_csv(records: list[dict], objective: Metric, problem_type: ProblemType) -> bytes:
+def to_csv(records: list[dict], objective: Metric, problem_type: ProblemType, mode: str) -> bytes:
+    """`mode` is the mode the job ran in (AUTO resolved), repeated on every row."""
     names = [m.name for m in candidate_metrics(problem_type) if m.name != objective.name]
-    header = ["rank", "candidate_name", "algorithm", "objective_metric", "objective_value", *names, "fit_seconds",
+    header = ["rank", "candidate_name", "algorithm", "mode", "objective_metric", "objective_value", *names, "fit_seconds",
               "predict_seconds_per_1k_rows", "inference_latency_seconds", "status", "score_source", "failure_reason"]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
     for i, r in enumerate(rank(records, objective), start=1):
         metrics = r.get("metrics") or {}
-        writer.writerow([i if r["status"] == "Completed" else "", r["name"], r["algorithm"], objective.name,
+        writer.writerow([i if r["status"] == "Completed" else "", r["name"], r["algorithm"], mode, objective.name,
                          _num(r.get("objective_value")), *[_num(metrics.get(n)) for n in names],
                          _num(r.get("fit_s")), _num(r.get("predict_s_per_1k")), _num(r.get("inference_latency_s")),
                          r["status"], r.get("score_source") or "measured", r.get("failure_reason") or ""])

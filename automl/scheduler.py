@@ -12,11 +12,12 @@ import subprocess
 import sys
 import time
 
-from automl.errors import ResourceLimitExceeded
+from automl.errors import ResourceLimitExceeded, field_error
 from automl.processes import alive, process_start
 from automl.store import Store
 
 LAUNCH_GRACE_S = 60
+WORKER_LOST = ("the worker process", "the worker sent no heartbeat")  # how reap's failure reasons begin
 
 
 def max_running_jobs() -> int:
@@ -57,8 +58,9 @@ def kick(store: Store) -> None:
                           (slots,)).fetchall()
         names = [r["name"] for r in rows]
         for name in names:
-            db.execute("UPDATE jobs SET queued = 0, last_modified_time = ? WHERE name_key = ?",
-                       (time.time(), name.lower()))
+            now = time.time()
+            db.execute("UPDATE jobs SET queued = 0, last_modified_time = ?, started_at = ? WHERE name_key = ?",
+                       (now, now, name.lower()))
     for name in names:
         _launch(store, name)
 
@@ -99,3 +101,26 @@ def reap(store: Store) -> None:
             store.transition(job.name, "Failed", "Failed", only_from=("InProgress", "Stopping"),
                              failure_reason=reason)
     kick(store)
+
+
+def resume(store: Store, name: str) -> None:
+    """Start a new worker for a tuning job whose worker died; its study keeps the finished trials, and the
+    time the dead worker spent still counts against MaxAutoMLJobRuntimeInSeconds."""
+    from automl.problem import Mode
+    from automl.spec import JobPlan
+
+    reap(store)
+    job = store.job(name)
+    mode = JobPlan.from_json(job.plan).mode
+    if mode is not Mode.HYPERPARAMETER_TUNING:
+        raise field_error("AutoMLJobName", "only a HYPERPARAMETER_TUNING job can be resumed (its finished trials "
+                          f"live in its study); this job ran in {mode.value} mode", job.name)
+    if job.status != "Failed" or not (job.failure_reason or "").startswith(WORKER_LOST):
+        raise field_error("AutoMLJobName", f"the job is {job.status}; only a job whose worker died (Failed with "
+                          "'the worker process ...') can be resumed", job.name)
+    spent = job.spent_s + max(0.0, (job.end_time or time.time()) - (job.started_at or job.creation_time))
+    resumed = store.transition(job.name, "InProgress", "Starting", only_from=("Failed",), end_time=None,
+                               failure_reason=None, queued=1, pid=None, pid_start=None, heartbeat=None,
+                               spent_s=spent)
+    if resumed:
+        kick(store)

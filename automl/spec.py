@@ -56,6 +56,7 @@ class JobPlan:
     training_bytes: int
     validation_bytes: int = 0
     tags: tuple = field(default_factory=tuple)
+    study_storage: str = ""  # the tuning mode's optuna storage URL, fixed when the job is created
 
     @property
     def arn(self) -> str:

@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     heartbeat REAL,
     stop_requested INTEGER NOT NULL DEFAULT 0,
     queued INTEGER NOT NULL DEFAULT 1,
-    seq INTEGER NOT NULL
+    seq INTEGER NOT NULL,
+    started_at REAL,
+    spent_s REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS candidates (
     job_key TEXT NOT NULL,
@@ -77,6 +79,8 @@ class JobRow:
     stop_requested: bool
     queued: bool
     seq: int
+    started_at: float | None  # when the scheduler last admitted it: its budget's clock starts there
+    spent_s: float  # time spent by earlier workers of a resumed job, counted against its budget
 
 
 class Store:
@@ -87,6 +91,7 @@ class Store:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            _add_missing_columns(db)
 
     @contextmanager
     def _connect(self):
@@ -183,4 +188,12 @@ def _job_row(row: sqlite3.Row) -> JobRow:
                   best_candidate=json.loads(row["best_candidate"]) if row["best_candidate"] else None,
                   pid=row["pid"], pid_start=row["pid_start"],
                   heartbeat=row["heartbeat"], stop_requested=bool(row["stop_requested"]), queued=bool(row["queued"]),
-                  seq=row["seq"])
+                  seq=row["seq"], started_at=row["started_at"], spent_s=row["spent_s"])
+
+
+def _add_missing_columns(db) -> None:
+    """Stores made before a column existed gain it (with its default), so old jobs stay readable."""
+    have = {r["name"] for r in db.execute("PRAGMA table_info(jobs)")}
+    for column, declaration in (("started_at", "REAL"), ("spent_s", "REAL NOT NULL DEFAULT 0")):
+        if column not in have:
+            db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {declaration}")

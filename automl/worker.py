@@ -17,16 +17,17 @@ from automl import scheduler
 from automl.artifacts import JobOutput, read_bytes, write_bytes, write_json
 from automl.budget import Budget
 from automl.dataset import load_dataset
-from automl.errors import AutoMLError
+from automl.errors import AutoMLError, field_error
 from automl.leaderboard import rank, to_csv
 from automl.metrics import METRICS
 from automl.problem import Mode
 from automl.responses import describe
 from automl.spec import JobPlan
 from automl.store import Store
+from automl.summary import definitions_markdown
 from runners.base import RunContext
 from runners.ensembling import EnsemblingRunner
-from runners.single_pass import SinglePassRunner
+from runners.tuning import TuningRunner
 from runners.training import save_dataset
 
 HEARTBEAT_S = 1.0
@@ -70,8 +71,7 @@ class Watch:
 def run_job(store: Store, name: str, watch: Watch) -> None:
     job = store.job(name)
     plan = JobPlan.from_json(job.plan)
-    # The clock starts when the scheduler admitted the job (last_modified_time), before this process started.
-    budget = Budget(min(time.time(), job.last_modified_time), plan.max_job_runtime_s, plan.max_runtime_per_candidate_s, plan.max_candidates)
+    budget = job_budget(job, plan)
     store.transition(name, "InProgress", "AnalyzingData")
     dataset = load_dataset(plan)
     if plan.problem_type is None:
@@ -80,7 +80,7 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
     if watch.stop.is_set():
         return finish(store, plan, "Stopped")
     store.transition(name, "InProgress", "FeatureEngineering")
-    runner = EnsemblingRunner() if plan.mode is Mode.ENSEMBLING else SinglePassRunner(plan.mode)
+    runner = EnsemblingRunner() if plan.mode is Mode.ENSEMBLING else TuningRunner()
     output = JobOutput(plan.job_output)
     dataset_path = scratch_dir(store, name) / "dataset.joblib"
     save_dataset(dataset, dataset_path)
@@ -88,12 +88,62 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
                      should_stop=watch.stop.is_set, record=lambda record: store.put_candidate(name, record),
                      threads=lambda: fair_share_threads(store))
     if plan.definitions_only:
-        write_json(output.candidate_definitions, runner.definitions(ctx))
+        definitions = runner.definitions(ctx)
+        write_json(output.candidate_definitions, definitions)
+        write_bytes(output.candidate_summary, definitions_markdown(plan.name, plan.mode.value, definitions).encode())
         store.transition(name, "Completed", "CandidateDefinitionsGenerated")
         return write_json(output.describe, describe(store.job(name), []))
     store.transition(name, "InProgress", runner.secondary_status)
     reason = runner.run(ctx)
     finish(store, plan, "Stopped" if watch.stop.is_set() else reason)
+
+
+class JobEnded:
+    """For a joining worker: whether the job was stopped or ended, read from the store at most once a second."""
+
+    def __init__(self, store: Store, name: str):
+        self.store, self.name, self.checked, self.ended = store, name, 0.0, False
+
+    def __call__(self) -> bool:
+        if not self.ended and time.time() - self.checked >= HEARTBEAT_S:
+            job = self.store.job(self.name)
+            self.ended = job.stop_requested or job.status != "InProgress"
+            self.checked = time.time()
+        return self.ended
+
+
+def join(store: Store, name: str) -> str:
+    """`automl join NAME`: one more worker, in this process, for the study of a running tuning job. It runs
+    trials until the job's cap, time or stop, recording them as the job's candidates; the job's own worker
+    waits for them and ends the job."""
+    job = store.job(name)
+    plan = JobPlan.from_json(job.plan)
+    if plan.mode is not Mode.HYPERPARAMETER_TUNING:
+        raise field_error("AutoMLJobName", "only a HYPERPARAMETER_TUNING job's study can be joined; this job runs "
+                          f"in {plan.mode.value} mode", job.name)
+    if job.status != "InProgress" or job.queued:
+        raise field_error("AutoMLJobName", f"only a running job can be joined; the job is "
+                          f"{'queued' if job.queued else job.status}", job.name)
+    dataset = load_dataset(plan)
+    if plan.problem_type is None:
+        plan = plan.with_problem(dataset.problem_type)
+    scratch = store.root / "scratch" / f"{name.lower()}-join-{os.getpid()}"
+    try:
+        save_dataset(dataset, scratch / "dataset.joblib")
+        ctx = RunContext(plan=plan, dataset=dataset, dataset_path=scratch / "dataset.joblib",
+                         budget=job_budget(job, plan), output=JobOutput(plan.job_output),
+                         should_stop=JobEnded(store, name), record=lambda record: store.put_candidate(name, record),
+                         threads=lambda: fair_share_threads(store))
+        return TuningRunner().join(ctx)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def job_budget(job, plan: JobPlan) -> Budget:
+    """The clock starts when the scheduler admitted the job, before this process started; a resumed job's
+    earlier workers' time is already spent."""
+    started = min(time.time(), job.started_at or job.last_modified_time) - job.spent_s
+    return Budget(started, plan.max_job_runtime_s, plan.max_runtime_per_candidate_s, plan.max_candidates)
 
 
 def fair_share_threads(store: Store) -> int:
@@ -115,7 +165,7 @@ def finish(store: Store, plan: JobPlan, reason: str) -> None:
     ranked = rank(records, METRICS[plan.objective]) if plan.objective else records
     best = next((r for r in ranked if r["status"] == "Completed"), None)
     if records and plan.objective:
-        write_bytes(output.leaderboard, to_csv(records, METRICS[plan.objective], plan.problem_type))
+        write_bytes(output.leaderboard, to_csv(records, METRICS[plan.objective], plan.problem_type, plan.mode.value))
     status, secondary = ENDINGS[reason]
     fields = {}
     if best is not None:

@@ -4,7 +4,6 @@ The weights are the selection counts; the ensemble is saved and scored as one mo
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -13,7 +12,7 @@ from automl.artifacts import JobOutput
 from automl.metrics import METRICS, score_all
 from automl.model import StackModel
 from runners.bagging import LayerData, Scratch
-from runners.training import measure, save, soft_deadline, stack_speed, validation_predictions
+from runners.training import save, soft_deadline, stack_speed
 
 SELECTION_ROUNDS = 25
 
@@ -41,25 +40,6 @@ def select_weights(predictions: list[np.ndarray], score, deadline: float | None 
 def _objective_score(objective: str, problem_type, positive_index: int, y, w):
     metric = METRICS[objective]
     return lambda p: -metric.sort_key(metric.fn(y, p, w, positive_index))
-
-
-def fit_ensemble(name: str, members: list[dict], dataset_path: Path, output: JobOutput, objective: str,
-                 hard_deadline: float) -> dict:
-    """Runs in the executor's child: weights from the members' validation predictions, saved and measured."""
-    start = time.time()
-    dataset = joblib.load(dataset_path)
-    predictions = [np.load(validation_predictions(dataset_path, m["name"])) for m in members]
-    weights = select_weights(predictions, _objective_score(objective, dataset.problem_type, dataset.positive_index,
-                                                           dataset.y_valid, dataset.w_valid),
-                             soft_deadline(start, hard_deadline))
-    chosen = {m["name"]: float(w) for m, w in zip(members, weights) if w > 0}
-    model = StackModel(dataset.problem_type, dataset.classes, [{m["name"]: m["model_uri"] for m in members}],
-                       chosen)
-    measured, _ = measure(model, dataset, objective)
-    defn = {"CandidateName": name, "Algorithm": "weighted-ensemble", "ProblemType": dataset.problem_type.value,
-            "ObjectiveMetric": objective, "Members": chosen,
-            "Selection": f"greedy ensemble selection, {SELECTION_ROUNDS} rounds, on the validation set"}
-    return measured | save(output, defn, model) | {"fit_s": time.time() - start, "cut_short": False}
 
 
 def fit_stack_ensemble(name: str, layers: list[dict[str, str]], members: list[str], speeds: dict[str, dict],

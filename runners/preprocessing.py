@@ -4,6 +4,9 @@
 projects TF-IDF text to a few dense components; "linear" style imputes and scales numbers and one-hot
 encodes categories, keeping TF-IDF sparse; "neural" style scales numbers and text components like "linear"
 but keeps categories as ordinal codes for embeddings. Datetimes become calendar parts plus elapsed days.
+
+Within a style, `options` choose the imputation, scaling, category encoding and text featurizer; the tuning
+mode searches over them (`pipeline_space`), the ensembling mode uses the defaults.
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import (FunctionTransformer, OneHotEncoder, OrdinalEncoder, QuantileTransformer,
+                                   RobustScaler, StandardScaler)
 
 from automl.columns import ColumnKind
 
@@ -27,6 +31,39 @@ MAX_ONE_HOT_LEVELS = 64
 TEXT_MAX_FEATURES = 20000
 TEXT_SVD_COMPONENTS = 32
 DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour", "elapsed_days")
+QUANTILES = 1000
+
+DEFAULT_OPTIONS = {"imputer": "median", "scaler": "standard", "categorical_encoder": "ordinal",
+                   "text_max_features": TEXT_MAX_FEATURES, "text_components": TEXT_SVD_COMPONENTS}
+
+
+def pipeline_space(style: str, kinds: dict[str, ColumnKind]) -> dict:
+    """The preprocessing choices worth searching for a style, given the column kinds present (optuna
+    distributions keyed by option name)."""
+    from optuna.distributions import CategoricalDistribution
+
+    present = set(kinds.values())
+    space = {}
+    if style in ("linear", "neural") and present & {ColumnKind.NUMERIC, ColumnKind.DATETIME}:
+        space["imputer"] = CategoricalDistribution(["median", "mean"])
+        space["scaler"] = CategoricalDistribution(["standard", "robust", "quantile"])
+    if style == "tree" and ColumnKind.CATEGORICAL in present:
+        space["categorical_encoder"] = CategoricalDistribution(["ordinal", "onehot"])
+    if ColumnKind.TEXT in present:
+        if style == "linear":
+            space["text_max_features"] = CategoricalDistribution([2000, 20000])
+        else:
+            space["text_components"] = CategoricalDistribution([16, 32, 64])
+    return space
+
+
+def _scaler(name: str, rows: int):
+    if name == "robust":
+        return RobustScaler()
+    if name == "quantile":
+        return QuantileTransformer(n_quantiles=max(2, min(QUANTILES, rows)), output_distribution="normal", subsample=100_000,
+                                   random_state=0)
+    return StandardScaler()
 
 
 def _as_object(frame: pd.DataFrame) -> np.ndarray:
@@ -63,10 +100,13 @@ class _ClipToSeen(BaseEstimator, TransformerMixin):
 
 
 class _Projection(BaseEstimator, TransformerMixin):
-    """TruncatedSVD to at most TEXT_SVD_COMPONENTS, fewer when the vocabulary is smaller."""
+    """TruncatedSVD to at most `components`, fewer when the vocabulary is smaller."""
+
+    def __init__(self, components: int = TEXT_SVD_COMPONENTS):
+        self.components = components
 
     def fit(self, X, y=None):
-        components = max(1, min(TEXT_SVD_COMPONENTS, X.shape[1] - 1))
+        components = max(1, min(self.components, X.shape[1] - 1))
         self.svd_ = TruncatedSVD(n_components=components, random_state=0).fit(X) if X.shape[1] > 1 else None
         return self
 
@@ -80,8 +120,10 @@ class Preprocessor:
 
     kinds: dict[str, ColumnKind]
     style: str
+    options: dict | None = None
 
     def fit(self, X: pd.DataFrame) -> "Preprocessor":
+        options = DEFAULT_OPTIONS | (self.options or {})
         by_kind = {kind: [c for c, k in self.kinds.items() if k is kind] for kind in ColumnKind}
         parts = []
         numeric, categorical = by_kind[ColumnKind.NUMERIC], by_kind[ColumnKind.CATEGORICAL]
@@ -89,39 +131,42 @@ class Preprocessor:
         linear, neural = self.style == "linear", self.style == "neural"
         scaled = linear or neural
         if numeric:
-            steps = [SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler()]
+            steps = [SimpleImputer(strategy=options["imputer"], add_indicator=True, keep_empty_features=True),
+                     _scaler(options["scaler"], len(X))]
             step = make_pipeline(*steps, *([_ClipToSeen()] if neural else [])) if scaled else "passthrough"
             parts.append(("numeric", step, numeric))
+        one_hot = linear or options["categorical_encoder"] == "onehot"
         if categorical:
             encoder = (OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=RARE_LEVEL_MIN_COUNT,
-                                     max_categories=MAX_ONE_HOT_LEVELS, sparse_output=True) if linear else
+                                     max_categories=MAX_ONE_HOT_LEVELS, sparse_output=linear) if one_hot else
                        OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
                                       encoded_missing_value=np.nan, min_frequency=RARE_LEVEL_MIN_COUNT))
             parts.append(("categorical", make_pipeline(FunctionTransformer(_as_object), encoder), categorical))
         if datetimes:
             steps = [FunctionTransformer(_datetime_parts)]
             if scaled:
-                steps += [SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()]
+                steps += [SimpleImputer(strategy=options["imputer"], keep_empty_features=True),
+                          _scaler(options["scaler"], len(X))]
             if neural:
                 steps.append(_ClipToSeen())
             parts.append(("datetime", make_pipeline(*steps), datetimes))
         for name in texts:
-            vectorizer = TfidfVectorizer(max_features=TEXT_MAX_FEATURES, ngram_range=(1, 2), min_df=2,
-                                         sublinear_tf=True, dtype=np.float32)
+            vectorizer = TfidfVectorizer(max_features=int(options["text_max_features"]), ngram_range=(1, 2),
+                                         min_df=2, sublinear_tf=True, dtype=np.float32)
             steps = [FunctionTransformer(_text_column), vectorizer]
             if not linear:
-                steps.append(_Projection())
+                steps.append(_Projection(int(options["text_components"])))
             if neural:
                 steps += [StandardScaler(), _ClipToSeen()]
             parts.append((f"text:{name}", make_pipeline(*steps), [name]))
         self.transformer_ = ColumnTransformer(parts, sparse_threshold=0.3 if linear else 0.0,
                                               verbose_feature_names_out=False)
         self.transformer_.fit(X)
-        self.categorical_features_ = self._categorical_positions(categorical)
+        self.categorical_features_ = () if one_hot else self._categorical_positions(categorical)
         return self
 
     def _categorical_positions(self, categorical: list[str]) -> tuple[int, ...]:
-        if self.style == "linear" or not categorical:
+        if not categorical:
             return ()
         start = self.transformer_.output_indices_["categorical"].start
         return tuple(range(start, start + len(categorical)))

@@ -17,7 +17,7 @@ from automl.artifacts import JobOutput, dump_model, public_uri, write_json
 from automl.dataset import Dataset
 from automl.metrics import score_all
 from automl.model import CandidateModel
-from runners.preprocessing import Preprocessor
+from runners.preprocessing import DEFAULT_OPTIONS, Preprocessor
 
 LATENCY_REPEATS = 5
 SPEED_ROWS = 2000
@@ -26,17 +26,14 @@ SOFT_DEADLINE_SHARE = 0.15
 SOFT_DEADLINE_MIN_S = 1.0
 
 
-def definition(name: str, algorithm: str, params: dict, dataset: Dataset, objective: str) -> dict:
+def definition(name: str, algorithm: str, params: dict, options: dict, dataset: Dataset, objective: str) -> dict:
+    """A candidate's pipeline as saved beside its model: algorithm, parameters and preprocessing."""
     cls = algorithms.get(algorithm)
-    return {
-        "CandidateName": name,
-        "Algorithm": algorithm,
-        "ProblemType": dataset.problem_type.value,
-        "ObjectiveMetric": objective,
-        "Hyperparameters": cls.default_params(task_for(dataset.problem_type, dataset.classes, 1)) | params,
-        "Preprocessing": {"Style": cls.preprocessing,
-                          "Columns": {name: kind.value for name, kind in dataset.kinds.items()}},
-    }
+    return {"CandidateName": name, "Algorithm": algorithm, "ProblemType": dataset.problem_type.value,
+            "ObjectiveMetric": objective,
+            "Hyperparameters": cls.default_params(task_for(dataset.problem_type, dataset.classes, 1)) | params,
+            "Preprocessing": {"Style": cls.preprocessing, "Options": DEFAULT_OPTIONS | options,
+                              "Columns": {c: kind.value for c, kind in dataset.kinds.items()}}}
 
 
 def task_for(problem_type, classes: list, threads: int, categorical: tuple[int, ...] = ()) -> Task:
@@ -54,35 +51,19 @@ def save_dataset(dataset: Dataset, path: Path) -> None:
 
 
 def fit_model(cls: type, params: dict, problem_type, kinds: dict, classes: list, threads: int,
-              fit: tuple, held: tuple | None, deadline: float | None) -> CandidateModel:
-    """Preprocessing fitted on the `fit` rows (X frame, y, w), then the algorithm on them, stopping early on
-    the `held` rows when given: the one way every runner fits a model."""
+              fit: tuple, held: tuple | None, deadline: float | None, options: dict | None = None,
+              progress=None) -> CandidateModel:
+    """Preprocessing (with its `options`) fitted on the `fit` rows (X frame, y, w), then the algorithm on them,
+    stopping early on the `held` rows when given: the one way every runner fits a model. Only the tuning
+    mode's algorithms take `progress`."""
     X, y, w = fit
-    preprocessor = Preprocessor(kinds, cls.preprocessing).fit(X)
+    preprocessor = Preprocessor(kinds, cls.preprocessing, options).fit(X)
     task = task_for(problem_type, classes, threads, preprocessor.categorical_features_)
     eval_set = None if held is None else (preprocessor.transform(held[0]), held[1], held[2])
+    tuning = {} if progress is None else {"progress": progress}
     algorithm = cls(task, params).fit(preprocessor.transform(X), y, sample_weight=w, eval_set=eval_set,
-                                      deadline=deadline)
+                                      deadline=deadline, **tuning)
     return CandidateModel(problem_type, kinds, classes, preprocessor, algorithm)
-
-
-def fit_candidate(defn: dict, cls: type, dataset_path: Path, output: JobOutput, threads: int,
-                  hard_deadline: float) -> dict:
-    """`cls` is the algorithm class resolved by the runner (pickled by reference into the child)."""
-    start = time.time()
-    dataset = joblib.load(dataset_path)
-    soft = soft_deadline(start, hard_deadline)
-    model = fit_model(cls, defn["Hyperparameters"], dataset.problem_type, dataset.kinds, dataset.classes, threads,
-                      (dataset.X_train, dataset.y_train, dataset.w_train),
-                      (dataset.X_valid, dataset.y_valid, dataset.w_valid), soft)
-    algorithm = model.algorithm
-    fit_s = time.time() - start
-    cut_short = time.time() >= soft
-    measured, prediction = measure(model, dataset, defn["ObjectiveMetric"])
-    name = defn["CandidateName"]
-    np.save(validation_predictions(dataset_path, name), prediction)
-    return measured | save(output, defn | {"Fit": algorithm.describe_fit()}, model) | {
-        "fit_s": fit_s, "cut_short": cut_short}
 
 
 def save(output: JobOutput, defn: dict, model) -> dict:
@@ -90,13 +71,6 @@ def save(output: JobOutput, defn: dict, model) -> dict:
     dump_model(output.model(name), model)
     write_json(output.definition(name), defn)
     return {"model_uri": public_uri(output.model(name)), "definition_uri": public_uri(output.definition(name))}
-
-
-def validation_predictions(dataset_path: Path, candidate: str) -> Path:
-    """Where a candidate's validation predictions wait for ensemble selection, beside the saved dataset."""
-    folder = dataset_path.parent / "validation"
-    folder.mkdir(exist_ok=True)
-    return folder / f"{candidate}.npy"
 
 
 def measure(model, dataset: Dataset, objective: str) -> tuple[dict, np.ndarray]:

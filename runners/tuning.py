@@ -1,0 +1,276 @@
+"""The HYPERPARAMETER_TUNING mode: optuna searches candidate pipelines (algorithm, preprocessing options and
+hyperparameters); every trial is a candidate, trained in its own process under the per-candidate limit.
+
+Trials run side by side on the job's cores (one thread each), are sampled by multivariate TPE with a
+constant liar and pruned by Hyperband on each algorithm's fidelity (rounds, epochs, rows). Data above
+TUNING_ROWS training (VALIDATION_ROWS validation) rows is tuned on a seeded subsample; the best pipeline is
+then trained on every training row as the final candidate. The study lives in storage beside the job, so a
+resumed worker or a joining one continues it without repeating finished trials.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+import algorithms
+from algorithms.base import FULL_RESOURCE, Pruned
+from automl.artifacts import JobOutput
+from automl.dataset import Dataset
+from automl.metrics import METRICS
+from runners import study as studies
+from runners.base import RunContext, Runner
+from runners.executors import LocalProcessExecutor
+from runners.launch import blocked, conclude, execute, start
+from runners.preprocessing import pipeline_space
+from runners.training import definition, fit_model, measure, save, soft_deadline, task_for
+
+TUNING_ROWS = 100_000
+VALIDATION_ROWS = 50_000
+SAMPLE_SEED = 0
+REFIT_RESERVE_SHARE = 0.1  # of the job's budget, kept for the final fit on all rows when trials subsample
+OTHERS_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """What a training process needs to run one trial and report its progress to the study."""
+
+    name: str
+    number: int
+    trial_id: int
+    storage: str
+    study: str
+    algorithm: str
+    params: dict
+    options: dict
+    objective: str
+
+
+def run_trial(spec: TrialSpec, cls: type, dataset_path: Path, output: JobOutput, threads: int,
+              hard_deadline: float) -> dict:
+    """Runs in the executor's child: fit the pipeline on the (tuning) training rows, stopping early on the
+    validation rows and reporting to the pruner; a pruned trial returns where it stopped instead of a model.
+    `cls` is the algorithm class resolved by the runner (pickled by reference into the child)."""
+    began = time.time()
+    dataset = joblib.load(dataset_path)
+    rungs = studies.Rungs(spec.storage, spec.study, spec.trial_id)
+    try:
+        model = fit_model(cls, spec.params, dataset.problem_type, dataset.kinds, dataset.classes, threads,
+                          (dataset.X_train, dataset.y_train, dataset.w_train),
+                          (dataset.X_valid, dataset.y_valid, dataset.w_valid), soft_deadline(began, hard_deadline),
+                          spec.options, rungs)
+    except Pruned as pruned:
+        return {"pruned": str(pruned), "fit_s": time.time() - began}
+    fit_s = time.time() - began
+    measured, _ = measure(model, dataset, spec.objective)
+    defn = definition(spec.name, spec.algorithm, spec.params, spec.options, dataset, spec.objective)
+    return measured | save(output, defn | {"Fit": model.algorithm.describe_fit(), "Trial": spec.number},
+                           model) | {"fit_s": fit_s, "rows": len(dataset.y_train)}
+
+
+def refit_full(defn: dict, cls: type, full_path: Path, valid_rows: np.ndarray, output: JobOutput, threads: int,
+               hard_deadline: float) -> dict:
+    """Runs in the executor's child: the best pipeline on every training row, scored on the same validation
+    rows the trials were scored on."""
+    began = time.time()
+    full = joblib.load(full_path)
+    dataset = _subset(full, np.arange(len(full.y_train)), valid_rows)
+    del full
+    model = fit_model(cls, defn["Hyperparameters"], dataset.problem_type, dataset.kinds, dataset.classes, threads,
+                      (dataset.X_train, dataset.y_train, dataset.w_train),
+                      (dataset.X_valid, dataset.y_valid, dataset.w_valid), soft_deadline(began, hard_deadline),
+                      defn["Preprocessing"]["Options"])
+    fit_s = time.time() - began
+    measured, _ = measure(model, dataset, defn["ObjectiveMetric"])
+    return measured | save(output, defn | {"Fit": model.algorithm.describe_fit()}, model) | {
+        "fit_s": fit_s, "rows": len(dataset.y_train)}
+
+
+def _subset(dataset: Dataset, train_rows: np.ndarray, valid_rows: np.ndarray) -> Dataset:
+    def take(values, rows):
+        return None if values is None else values[rows]
+    return replace(dataset, X_train=dataset.X_train.iloc[train_rows], y_train=dataset.y_train[train_rows],
+                   w_train=take(dataset.w_train, train_rows), X_valid=dataset.X_valid.iloc[valid_rows],
+                   y_valid=dataset.y_valid[valid_rows], w_valid=take(dataset.w_valid, valid_rows))
+
+
+def sample_rows(n: int, cap: int) -> np.ndarray:
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(SAMPLE_SEED).choice(n, cap, replace=False))
+
+
+class TuningRunner(Runner):
+    secondary_status = "ModelTuning"
+
+    def definitions(self, ctx: RunContext) -> list[dict]:
+        """One pipeline per algorithm: its defaults and the space the search explores around them."""
+        task = task_for(ctx.dataset.problem_type, ctx.dataset.classes, 1)
+        out = []
+        for algorithm in ctx.plan.algorithms:
+            cls = algorithms.get(algorithm)
+            defn = definition(f"{ctx.plan.name}-{algorithm}-pipeline", algorithm, {}, {}, ctx.dataset,
+                              ctx.plan.objective)
+            defn["HyperparameterRanges"] = {k: studies.describe_distribution(d)
+                                            for k, d in cls.search_space(task).items()}
+            defn["Preprocessing"]["OptionRanges"] = {k: studies.describe_distribution(d) for k, d in
+                                                     pipeline_space(cls.preprocessing, ctx.dataset.kinds).items()}
+            defn["Tuning"] = {"Sampler": "TPE (multivariate, grouped, constant liar)",
+                              "Pruner": f"Hyperband (steps {studies.MIN_RESOURCE}..{FULL_RESOURCE}, "
+                                        f"reduction factor {studies.REDUCTION_FACTOR})",
+                              "Fidelity": FIDELITY[cls.preprocessing],
+                              "MaxTrials": ctx.plan.max_candidates}
+            out.append(defn)
+        return out
+
+    def run(self, ctx: RunContext) -> str:
+        search = _Search(ctx)
+        reason = search.tune()
+        if reason == "Stopped":
+            return reason
+        search.wait_for_others()
+        if search.subsampled and reason != "MaxAutoMLJobRuntimeReached":
+            ended = search.refit_best()
+            if ended:
+                return ended
+        return reason
+
+    def join(self, ctx: RunContext) -> str:
+        """Another worker's share of the same study: trials only; the job's own worker ends the job."""
+        return _Search(ctx).tune()
+
+
+FIDELITY = {"tree": "boosting rounds", "neural": "epochs", "linear": "training rows"}
+
+
+class _Search:
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
+        self.plan = ctx.plan
+        self.study = studies.open_study(self.plan.study_storage, self.plan.name,
+                                        "maximize" if METRICS[self.plan.objective].maximize else "minimize")
+        self.lock = threading.Lock()
+        self.worker = studies.worker_id()
+        self.executor = LocalProcessExecutor(ctx.should_stop, preload=("runners.tuning",))
+        self.task = task_for(ctx.dataset.problem_type, ctx.dataset.classes, 1)
+        train_rows = sample_rows(len(ctx.dataset.y_train), TUNING_ROWS)
+        self.valid_rows = sample_rows(len(ctx.dataset.y_valid), VALIDATION_ROWS)
+        self.subsampled = len(train_rows) < len(ctx.dataset.y_train) or len(self.valid_rows) < len(
+            ctx.dataset.y_valid)
+        self.data_path = ctx.dataset_path
+        if self.subsampled:
+            self.data_path = ctx.dataset_path.parent / "tuning.joblib"
+            joblib.dump(_subset(ctx.dataset, train_rows, self.valid_rows), self.data_path)
+
+    def tune(self) -> str:
+        self._fail_dead_trials()
+        self.executor.warm()
+        slots = max(1, self.ctx.threads())
+        with ThreadPoolExecutor(slots) as pool:
+            reasons = list(pool.map(lambda _: self._trials(), range(slots)))
+        for reason in ("Stopped", "MaxAutoMLJobRuntimeReached", "MaxCandidatesReached"):
+            if reason in reasons:
+                return reason
+        return "Completed"
+
+    def _need_s(self) -> float:
+        """Time to keep for the final fit on all rows: a share of the budget when trials subsample."""
+        return REFIT_RESERVE_SHARE * self.plan.max_job_runtime_s if self.subsampled else 1.0
+
+    def _trials(self) -> str:
+        while True:
+            why = blocked(self.ctx, 0, self._need_s())
+            if why:
+                return why
+            with self.lock:
+                trial = self.study.ask()
+                if self.plan.max_candidates is not None and trial.number >= self.plan.max_candidates:
+                    trial.set_user_attr("refused", "beyond MaxCandidates")
+                    self.study.tell(trial, state=_state("FAIL"))
+                    return "MaxCandidatesReached"
+                spec = self._spec(trial)
+            self._run(trial, spec)
+
+    def _spec(self, trial) -> TrialSpec:
+        algorithm = trial.suggest_categorical("algorithm", list(self.plan.algorithms))
+        cls = algorithms.get(algorithm)
+        params = {k: studies.suggest(trial, f"{algorithm}:{k}", d) for k, d in cls.search_space(self.task).items()}
+        options = {k: studies.suggest(trial, f"{algorithm}:pre:{k}", d)
+                   for k, d in pipeline_space(cls.preprocessing, self.ctx.dataset.kinds).items()}
+        name = f"{self.plan.name}-trial-{trial.number:03d}-{algorithm}"
+        trial.set_user_attr("worker", self.worker)
+        trial.set_user_attr("candidate", name)
+        return TrialSpec(name, trial.number, trial._trial_id, self.plan.study_storage, self.plan.name, algorithm,
+                         params, options, self.plan.objective)
+
+    def _run(self, trial, spec: TrialSpec) -> None:
+        defn = definition(spec.name, spec.algorithm, spec.params, spec.options, self.ctx.dataset, spec.objective)
+        record = start(self.ctx, spec.name, spec.algorithm, defn | {"Trial": spec.number})
+        outcome, hard = execute(self.ctx, self.executor, record, run_trial,
+                                (spec, algorithms.get(spec.algorithm), self.data_path, self.ctx.output, 1))
+        if outcome.status == "Completed" and "pruned" in outcome.result:
+            record |= {"status": "Stopped", "end_time": time.time(), "fit_s": outcome.result["fit_s"],
+                       "failure_reason": f"{spec.name}: pruned by Hyperband at {outcome.result['pruned']}"}
+            self.ctx.record(record)
+            with self.lock:
+                self.study.tell(trial, state=_state("PRUNED"))
+            return
+        _, record = conclude(self.ctx, record, outcome, hard)
+        with self.lock:
+            if record["status"] == "Completed":
+                self.study.tell(trial, record["objective_value"])
+            else:
+                self.study.tell(trial, state=_state("FAIL"))
+
+    def _fail_dead_trials(self) -> None:
+        """Trials left RUNNING by a worker that died (kill -9, a lost machine) end as Failed candidates."""
+        for frozen in self.study.get_trials(deepcopy=False, states=(_state("RUNNING"),)):
+            if studies.worker_alive(frozen.user_attrs.get("worker")):
+                continue
+            self.study.tell(frozen.number, state=_state("FAIL"), skip_if_finished=True)
+            name = frozen.user_attrs.get("candidate")
+            if name:
+                started = frozen.datetime_start.timestamp() if frozen.datetime_start else time.time()
+                self.ctx.record({"name": name, "algorithm": frozen.params.get("algorithm", ""), "status": "Failed",
+                                 "creation_time": started, "end_time": time.time(),
+                                 "failure_reason": f"{name}: the worker running it died before it finished"})
+
+    def wait_for_others(self) -> None:
+        """Trials of joined workers still running end (or the job's time does) before the job concludes."""
+        while self.study.get_trials(deepcopy=False, states=(_state("RUNNING"),)):
+            if self.ctx.budget.remaining_s() <= 0 or self.ctx.should_stop():
+                return
+            time.sleep(OTHERS_POLL_S)
+
+    def refit_best(self) -> str | None:
+        """The best trial's pipeline trained on every training row: the final candidate."""
+        if not self.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),)):
+            return None
+        if blocked(self.ctx, 0) in ("Stopped", "MaxAutoMLJobRuntimeReached"):
+            return None
+        best = self.study.best_trial
+        source = best.user_attrs["candidate"]
+        algorithm = best.params["algorithm"]
+        params = {k.split(":", 1)[1]: v for k, v in best.params.items() if k.startswith(algorithm + ":")
+                  and ":pre:" not in k}
+        options = {k.split(":pre:", 1)[1]: v for k, v in best.params.items() if k.startswith(algorithm + ":pre:")}
+        name = f"{self.plan.name}-{algorithm}-full"
+        defn = definition(name, algorithm, params, options, self.ctx.dataset, self.plan.objective) | {
+            "RefitOf": source}
+        record = start(self.ctx, name, algorithm, defn)
+        ended, _ = conclude(self.ctx, record, *execute(
+            self.ctx, self.executor, record, refit_full,
+            (defn, algorithms.get(algorithm), self.ctx.dataset_path, self.valid_rows, self.ctx.output, max(1, self.ctx.threads()))))
+        return ended
+
+
+def _state(name: str):
+    from optuna.trial import TrialState
+
+    return TrialState[name]
