@@ -16,9 +16,13 @@ MAIN_METRIC = {"BinaryClassification": "AUC", "MulticlassClassification": "Accur
 
 
 class Automl:
-    """Our engine, through its public API, exactly as a user would call it."""
+    """Our engine, through its public API, exactly as a user would call it: AUTO mode ("automl"; ensembling
+    below 100 MB) or a forced mode ("automl_tuning" is HYPERPARAMETER_TUNING)."""
 
-    name = "automl"
+    def __init__(self, mode: str | None = None):
+        self.mode = mode
+        self.name = "automl" if mode is None else {"HYPERPARAMETER_TUNING": "automl_tuning",
+                                                   "ENSEMBLING": "automl_ensembling"}[mode]
 
     def fit(self, train: pd.DataFrame, target: str, problem_type: str, budget_s: int, seed: int, workdir: Path):
         os.environ["AUTOML_HOME"] = str(workdir / "home")
@@ -35,7 +39,8 @@ class Automl:
             OutputDataConfig={"S3OutputPath": str(workdir / "out")},
             RoleArn="arn:aws:iam::000000000000:role/automl-local", ProblemType=problem_type,
             AutoMLJobObjective={"MetricName": MAIN_METRIC[problem_type]},
-            AutoMLJobConfig={"CompletionCriteria": {"MaxAutoMLJobRuntimeInSeconds": budget_s}})
+            AutoMLJobConfig={"CompletionCriteria": {"MaxAutoMLJobRuntimeInSeconds": budget_s},
+                             **({"Mode": self.mode} if self.mode else {})})
         final = self.client.wait(self.name_, poll_s=0.2)
         if final["AutoMLJobStatus"] != "Completed":
             raise RuntimeError(f"job ended {final['AutoMLJobStatus']}: {final.get('FailureReason')}")
@@ -130,7 +135,8 @@ class Flaml:
 
 
 def build(name: str):
-    adapters = {"automl": Automl, "lightgbm": LightGBMDefaults, "flaml": Flaml,
+    adapters = {"automl": Automl, "automl_tuning": lambda: Automl("HYPERPARAMETER_TUNING"),
+                "lightgbm": LightGBMDefaults, "flaml": Flaml,
                 "autogluon_medium_quality": lambda: AutoGluon("medium_quality"),
                 "autogluon_best_quality": lambda: AutoGluon("best_quality")}
     if name not in adapters:

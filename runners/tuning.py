@@ -33,7 +33,7 @@ from runners.training import definition, fit_model, measure, save, soft_deadline
 TUNING_ROWS = 100_000
 VALIDATION_ROWS = 50_000
 SAMPLE_SEED = 0
-REFIT_RESERVE_SHARE = 0.1  # of the job's budget, kept for the final fit on all rows when trials subsample
+REFIT_RESERVE_SHARE = 0.25  # at most this share of the job's budget is kept for the final fit on all rows
 OTHERS_POLL_S = 0.5
 
 
@@ -163,6 +163,8 @@ class _Search:
         self.valid_rows = sample_rows(len(ctx.dataset.y_valid), VALIDATION_ROWS)
         self.subsampled = len(train_rows) < len(ctx.dataset.y_train) or len(self.valid_rows) < len(
             ctx.dataset.y_valid)
+        self.scale = len(ctx.dataset.y_train) / len(train_rows)
+        self.fit_s: list[float] = []
         self.data_path = ctx.dataset_path
         if self.subsampled:
             self.data_path = ctx.dataset_path.parent / "tuning.joblib"
@@ -180,8 +182,12 @@ class _Search:
         return "Completed"
 
     def _need_s(self) -> float:
-        """Time to keep for the final fit on all rows: a share of the budget when trials subsample."""
-        return REFIT_RESERVE_SHARE * self.plan.max_job_runtime_s if self.subsampled else 1.0
+        """Time to keep for the final fit on all rows when trials subsample: the slowest finished trial scaled
+        to every row (training time grows about linearly with rows), within a share of the budget."""
+        if not self.subsampled:
+            return 1.0
+        estimate = max(self.fit_s, default=1.0) * self.scale / max(1, self.ctx.threads())
+        return max(1.0, min(REFIT_RESERVE_SHARE * self.plan.max_job_runtime_s, estimate))
 
     def _trials(self) -> str:
         while True:
@@ -224,6 +230,7 @@ class _Search:
         _, record = conclude(self.ctx, record, outcome, hard)
         with self.lock:
             if record["status"] == "Completed":
+                self.fit_s.append(record["fit_s"])
                 self.study.tell(trial, record["objective_value"])
             else:
                 self.study.tell(trial, state=_state("FAIL"))

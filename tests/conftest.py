@@ -4,13 +4,22 @@ from __future__ import annotations
 import copy
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import automl
+from algorithms.linear_learner import LinearLearner
+from automl.artifacts import JobOutput
+from automl.budget import Budget
 from automl.contract import validate_response
+from automl.dataset import load_dataset
+from automl.spec import resolve
+from runners import study as studies
+from runners.base import RunContext
+from runners.training import save_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 BREAST_CANCER = REPO / "automl" / "data" / "breast_cancer.csv"
@@ -102,3 +111,37 @@ def s3(s3_server, monkeypatch):
     import s3fs
     s3fs.S3FileSystem.clear_instance_cache()
     return client
+
+
+class Exploding(LinearLearner):
+    """linear-learner whose fit raises: stands for any candidate that crashes mid-fit."""
+
+    def fit(self, X, y, **kwargs):
+        raise ValueError("singular matrix")
+
+
+class Stubborn(LinearLearner):
+    """linear-learner that ignores its deadline: only the executor's hard limit can end it."""
+
+    def fit(self, X, y, **kwargs):
+        time.sleep(30)
+        return super().fit(X, y, **kwargs)
+
+
+def run_context(tmp_path, names, per_candidate_s=60, max_candidates=None, mode="HYPERPARAMETER_TUNING"):
+    """A runner's context on breast cancer in this process (patched algorithms reach the training processes,
+    which receive classes by reference), recording candidates into the returned dict."""
+    criteria = {} if max_candidates is None else {"MaxCandidates": max_candidates}
+    body = request(BREAST_CANCER, output=tmp_path / "out", AutoMLJobConfig={
+        "Mode": mode, "CompletionCriteria": criteria,
+        "CandidateGenerationConfig": {"AlgorithmsConfig": [{"AutoMLAlgorithms": names}]}})
+    plan = resolve(body)
+    dataset = load_dataset(plan)
+    plan = replace(plan.with_problem(dataset.problem_type), study_storage=studies.storage_url(tmp_path, plan.name))
+    records = {}
+    path = tmp_path / "scratch" / "dataset.joblib"
+    save_dataset(dataset, path)
+    return RunContext(plan=plan, dataset=dataset, dataset_path=path,
+                      budget=Budget(time.time(), 120, per_candidate_s, plan.max_candidates),
+                      output=JobOutput(plan.job_output), should_stop=lambda: False,
+                      record=lambda r: records.__setitem__(r["name"], r), threads=lambda: 1), records

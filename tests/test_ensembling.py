@@ -16,7 +16,7 @@ from runners import planner as planner_module
 from runners.bagging import Scratch, first_layer, fit_folds, next_layer
 from runners.ensembling import EnsemblingRunner
 from runners.planner import Planner
-from tests.test_runner import Stubborn, context
+from tests.conftest import Stubborn, run_context
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_planner_shares_time_by_cost_and_picks_the_folds_it_can_afford(monkeypat
 
 def test_per_candidate_limit_ends_a_bag_and_the_job_goes_on(tmp_path, monkeypatch):
     monkeypatch.setitem(algorithms.REGISTRY, "xgboost", Stubborn)
-    ctx, records = context(tmp_path, ["xgboost", "lightgbm"], per_candidate_s=3)
+    ctx, records = run_context(tmp_path, ["xgboost", "lightgbm"], per_candidate_s=3, mode="ENSEMBLING")
     assert EnsemblingRunner().run(ctx) == "Completed"
     stubborn = records["job-1-xgboost-L1"]
     assert (stubborn["status"], stubborn["failure_reason"]) == (

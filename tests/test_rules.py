@@ -115,7 +115,7 @@ def test_empty_algorithm_list_means_all_of_the_mode(train_csv):
     assert resolve(body).algorithms == ("lightgbm", "linear-learner", "catboost", "xgboost", "extra-trees",
                                         "randomforest", "nn-torch", "fastai")
     body["AutoMLJobConfig"]["Mode"] = "HYPERPARAMETER_TUNING"
-    assert resolve(body).algorithms == ("linear-learner", "xgboost")
+    assert resolve(body).algorithms == ("linear-learner", "xgboost", "mlp")
 
 
 def test_auto_mode_resolves_by_training_size(train_csv, monkeypatch):

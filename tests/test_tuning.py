@@ -1,0 +1,252 @@
+"""The HYPERPARAMETER_TUNING mode end to end: the trial cap, pruning, the per-trial and whole-job limits,
+resume after kill -9, two workers sharing one study, AUTO at the size boundary, and definitions only."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+import algorithms
+from algorithms.base import Pruned
+from algorithms.linear_learner import LinearLearner
+from algorithms.xgboost import XGBoost
+from automl.errors import ValidationException
+from runners import study as studies
+from runners.tuning import TuningRunner
+from tests.conftest import BREAST_CANCER, REPO, Exploding, Stubborn, request, run_context, wait_for
+
+STATUSES = ("Completed", "Stopped", "Failed")
+
+
+def tuning(*names, **criteria):
+    config = {"Mode": "HYPERPARAMETER_TUNING", "CompletionCriteria": criteria}
+    if names:
+        config["CandidateGenerationConfig"] = {"AlgorithmsConfig": [{"AutoMLAlgorithms": list(names)}]}
+    return config
+
+
+def trials(sm, name):
+    answer = sm.list_candidates_for_auto_ml_job(AutoMLJobName=name, MaxResults=100)["Candidates"]
+    return {c["CandidateName"]: c for c in answer if "-trial-" in c["CandidateName"]}
+
+
+def study_of(home, name):
+    return studies.open_study(studies.storage_url(home, name), name)
+
+
+def test_trial_cap_leaderboard_and_saved_pipelines(sm, home, tmp_path):
+    body = request(BREAST_CANCER, name="tune", output=tmp_path / "out",
+                   AutoMLJobConfig=tuning(MaxCandidates=12, MaxAutoMLJobRuntimeInSeconds=240))
+    sm.create_auto_ml_job(**body)
+    final = sm.wait("tune", timeout=240)
+    assert (final["AutoMLJobStatus"], final["AutoMLJobSecondaryStatus"]) == ("Completed", "MaxCandidatesReached")
+    assert final["AutoMLJobConfig"]["Mode"] == "HYPERPARAMETER_TUNING"
+    assert final["ResolvedAttributes"]["CompletionCriteria"]["MaxCandidates"] == 12
+    found = trials(sm, "tune")
+    assert sorted(int(n.split("-trial-")[1][:3]) for n in found) == list(range(12))
+    assert {c["CandidateStatus"] for c in found.values()} <= set(STATUSES)
+    done = {n: c for n, c in found.items() if c["CandidateStatus"] == "Completed"}
+    best = final["BestCandidate"]
+    assert best["CandidateName"] in done
+    assert best["FinalAutoMLJobObjectiveMetric"]["Value"] == max(
+        c["FinalAutoMLJobObjectiveMetric"]["Value"] for c in done.values())
+    assert best["FinalAutoMLJobObjectiveMetric"]["Value"] > 0.9  # F1 on breast cancer
+    board = pd.read_csv(tmp_path / "out" / "tune" / "leaderboard.csv")
+    assert set(board["mode"]) == {"HYPERPARAMETER_TUNING"} and len(board) == 12
+    study = study_of(home, "tune")
+    assert study.best_trial.user_attrs["candidate"] == best["CandidateName"]
+    assert study.best_value == pytest.approx(best["FinalAutoMLJobObjectiveMetric"]["Value"])
+    defn = json.loads((tmp_path / "out" / "tune" / "best_candidate" / "definition.json").read_text())
+    assert defn["Algorithm"] == study.best_trial.params["algorithm"]
+    assert defn["Trial"] == study.best_trial.number
+    assert set(defn["Preprocessing"]["Options"]) >= {"imputer", "scaler", "categorical_encoder"}
+    for trial in (t for t in study.trials if "refused" not in t.user_attrs):
+        algorithm = trial.params["algorithm"]
+        assert all(k == "algorithm" or k.startswith(algorithm + ":") for k in trial.params), "conditional space"
+
+
+def test_pruner_stops_a_trial_behind_the_others(tmp_path, breast_cancer):
+    """Three trials reach rung 9 with small losses; a fourth reporting a large loss there is pruned, and a real
+    xgboost fit driven by that callback stops at once instead of growing all its rounds."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = studies.open_study(url, "s", "maximize")
+    for loss in (0.10, 0.11, 0.12):
+        trial = study.ask()
+        for step in studies.RUNGS:
+            trial.report(-loss, step)
+        study.tell(trial, 0.9)
+    doomed = study.ask()
+    rungs = studies.Rungs(url, "s", doomed._trial_id)
+    rungs(5, 0.9)  # below the first rung: nothing to judge
+    assert study.trials[-1].intermediate_values == {}
+    with pytest.raises(Pruned, match="step 9"):
+        rungs(9, 0.9)
+    X = breast_cancer.drop(columns=["diagnosis"]).to_numpy(dtype=np.float32)
+    y = (breast_cancer["diagnosis"] == "malignant").to_numpy(dtype=int)
+    from algorithms.base import Task
+    from automl.problem import ProblemType
+
+    task = Task(ProblemType.BINARY, 2)
+    steps = []
+
+    def progress(step, loss):
+        steps.append(step)
+        if step >= 9:
+            raise Pruned("behind")
+    with pytest.raises(Pruned):
+        XGBoost(task, {"eta": 0.01}).fit(X[:400], y[:400], eval_set=(X[400:], y[400:], None), progress=progress)
+    assert steps == list(range(1, 10)), "one step per 10 rounds, ended at the rung"
+    shares = []
+    LinearLearner(task).fit(X[:400], y[:400], eval_set=(X[400:], y[400:], None),
+                            progress=lambda step, loss: shares.append((step, loss)))
+    assert [s for s, _ in shares] == [9, 27] and all(0 < loss < 1 for _, loss in shares)
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setitem(algorithms.REGISTRY, "linear-learner", Exploding)
+    ctx, records = run_context(tmp_path, ["linear-learner"], max_candidates=2)
+    assert TuningRunner().run(ctx) == "MaxCandidatesReached"
+    assert sorted(records) == ["job-1-trial-000-linear-learner", "job-1-trial-001-linear-learner"]
+    assert records["job-1-trial-000-linear-learner"]["status"] == "Failed"
+    assert records["job-1-trial-000-linear-learner"]["failure_reason"] == (
+        "job-1-trial-000-linear-learner: ValueError: singular matrix")
+    study = studies.open_study(ctx.plan.study_storage, ctx.plan.name)
+    assert [t.state.name for t in study.trials if "refused" not in t.user_attrs] == ["FAIL", "FAIL"]
+
+
+def test_per_trial_limit_ends_the_process(tmp_path, monkeypatch):
+    monkeypatch.setitem(algorithms.REGISTRY, "linear-learner", Stubborn)
+    ctx, records = run_context(tmp_path, ["linear-learner"], per_candidate_s=2, max_candidates=1)
+    began = time.time()
+    assert TuningRunner().run(ctx) == "MaxCandidatesReached"
+    assert time.time() - began < 15
+    stubborn = records["job-1-trial-000-linear-learner"]
+    assert stubborn["status"] == "Failed"
+    assert stubborn["failure_reason"] == "job-1-trial-000-linear-learner: ran past MaxRuntimePerTrainingJobInSeconds"
+    assert stubborn["end_time"] - stubborn["creation_time"] < 3.5
+
+
+def test_whole_job_limit_keeps_the_best_finished_trial(sm, tmp_path):
+    body = request(BREAST_CANCER, name="timed", output=tmp_path / "out",
+                   AutoMLJobConfig=tuning(MaxAutoMLJobRuntimeInSeconds=15))
+    sm.create_auto_ml_job(**body)
+    final = sm.wait("timed", timeout=60)
+    assert (final["AutoMLJobStatus"], final["AutoMLJobSecondaryStatus"]) == ("Completed",
+                                                                             "MaxAutoMLJobRuntimeReached")
+    took = (final["EndTime"] - final["CreationTime"]).total_seconds()
+    assert took <= 15 + 3, f"overshoot beyond max(5%, 3 s): {took:.1f} s"
+    assert final["ResolvedAttributes"]["CompletionCriteria"]["MaxCandidates"] == 100  # the HPO default
+    assert final["BestCandidate"]["CandidateStatus"] == "Completed"
+    assert (tmp_path / "out" / "timed" / "best_candidate" / "model.joblib").exists()
+
+
+def test_resume_after_kill_9_keeps_finished_trials(sm, home, tmp_path):
+    body = request(BREAST_CANCER, name="phoenix", output=tmp_path / "out",
+                   AutoMLJobConfig=tuning("xgboost", "mlp", MaxCandidates=16))
+    sm.create_auto_ml_job(**body)
+
+    def progressed(d):
+        statuses = [c["CandidateStatus"] for c in trials(sm, "phoenix").values()]
+        return d["AutoMLJobStatus"] != "InProgress" or (
+            "Completed" in statuses and sum(s in STATUSES for s in statuses) >= 3)
+    assert wait_for(sm, "phoenix", progressed)["AutoMLJobStatus"] == "InProgress"
+    pid = sm.store.job("phoenix").pid
+    os.kill(pid, signal.SIGKILL)
+    dead = wait_for(sm, "phoenix", lambda d: d["AutoMLJobStatus"] == "Failed", timeout=15)
+    before = {n: c for n, c in trials(sm, "phoenix").items() if c["CandidateStatus"] == "Completed"}
+    models = {n: os.stat(tmp_path / "out" / "phoenix" / "candidates" / n / "model.joblib").st_mtime_ns
+              for n in before}
+    sm.create_auto_ml_job(**request(BREAST_CANCER, name="ens", output=tmp_path / "out",
+                                    GenerateCandidateDefinitionsOnly=True))
+    sm.wait("ens", timeout=60)
+    with pytest.raises(ValidationException, match="only a HYPERPARAMETER_TUNING job can be resumed"):
+        sm.resume_auto_ml_job(AutoMLJobName="ens")
+    assert subprocess.run([sys.executable, "-m", "automl.cli", "resume", "phoenix"], cwd=REPO,
+                          env=os.environ | {"AUTOML_HOME": str(home)}, capture_output=True).returncode == 0
+    final = sm.describe_auto_ml_job(AutoMLJobName="phoenix")
+    assert (final["AutoMLJobStatus"], final["AutoMLJobSecondaryStatus"]) == ("Completed", "MaxCandidatesReached")
+    assert final["CreationTime"] == dead["CreationTime"]
+    after = trials(sm, "phoenix")
+    assert sorted(int(n.split("-trial-")[1][:3]) for n in after) == list(range(16)), "no trial number twice"
+    for name, mtime in models.items():
+        assert after[name]["CandidateStatus"] == "Completed"
+        assert os.stat(tmp_path / "out" / "phoenix" / "candidates" / name / "model.joblib").st_mtime_ns == mtime
+    study = study_of(home, "phoenix")
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    workers = {t.user_attrs["worker"] for t in study.trials if "worker" in t.user_attrs}
+    assert len(workers) == 2, "the first worker's trials and the resumed worker's"
+    killed = [c for c in after.values() if "worker running it died" in c.get("FailureReason", "")]
+    assert len(killed) <= 2, "at most the trials in flight at the kill (one per core)"
+    with pytest.raises(ValidationException, match="the job is Completed; only a job whose worker died"):
+        sm.resume_auto_ml_job(AutoMLJobName="phoenix")
+
+
+def test_two_workers_share_one_study(sm, home, tmp_path):
+    body = request(BREAST_CANCER, name="shared", output=tmp_path / "out",
+                   AutoMLJobConfig=tuning("mlp", MaxCandidates=8))
+    sm.create_auto_ml_job(**body)
+    helper = subprocess.Popen([sys.executable, "-m", "automl.cli", "join", "shared"], cwd=REPO,
+                              env=os.environ | {"AUTOML_HOME": str(home)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+    final = sm.wait("shared", timeout=240)
+    output = helper.communicate(timeout=60)[0].decode()
+    assert helper.returncode == 0, output
+    assert (final["AutoMLJobStatus"], final["AutoMLJobSecondaryStatus"]) == ("Completed", "MaxCandidatesReached")
+    study = study_of(home, "shared")
+    counted = [t for t in study.trials if "refused" not in t.user_attrs]
+    assert sorted(t.number for t in counted) == list(range(8))
+    assert len({t.user_attrs["worker"].split(":")[1] for t in counted}) == 2, "both workers ran trials"
+    assert {t.state.name for t in counted} <= {"COMPLETE", "PRUNED"}
+    assert len(trials(sm, "shared")) == 8
+    with pytest.raises(ValidationException, match="only a running job can be joined; the job is Completed"):
+        from automl.worker import join
+
+        join(sm.store, "shared")
+
+
+def test_auto_mode_at_the_size_boundary_and_definitions_only(sm, tmp_path, monkeypatch):
+    size = BREAST_CANCER.stat().st_size
+    monkeypatch.setenv("AUTOML_AUTO_MODE_THRESHOLD_BYTES", str(size))
+    sm.create_auto_ml_job(**request(BREAST_CANCER, name="at", output=tmp_path / "out",
+                                    GenerateCandidateDefinitionsOnly=True))
+    monkeypatch.setenv("AUTOML_AUTO_MODE_THRESHOLD_BYTES", str(size + 1))
+    sm.create_auto_ml_job(**request(BREAST_CANCER, name="below", output=tmp_path / "out",
+                                    GenerateCandidateDefinitionsOnly=True))
+    at, below = sm.wait("at", timeout=60), sm.wait("below", timeout=60)
+    assert at["AutoMLJobConfig"]["Mode"] == "HYPERPARAMETER_TUNING"
+    assert below["AutoMLJobConfig"]["Mode"] == "ENSEMBLING"
+    assert (at["AutoMLJobStatus"], at["AutoMLJobSecondaryStatus"]) == ("Completed", "CandidateDefinitionsGenerated")
+    assert sm.list_candidates_for_auto_ml_job(AutoMLJobName="at")["Candidates"] == []
+    defs = json.loads((tmp_path / "out" / "at" / "candidate_definitions.json").read_text())
+    assert [d["Algorithm"] for d in defs] == ["linear-learner", "xgboost", "mlp"]
+    xgb = defs[1]
+    assert xgb["HyperparameterRanges"]["eta"] == {"Type": "Continuous", "MinValue": 0.01, "MaxValue": 0.3,
+                                                  "ScalingType": "Logarithmic"}
+    assert defs[0]["Preprocessing"]["OptionRanges"]["scaler"] == {"Type": "Categorical",
+                                                                  "Values": ["standard", "robust", "quantile"]}
+    assert xgb["Tuning"]["Fidelity"] == "boosting rounds" and xgb["Tuning"]["MaxTrials"] == 100
+    summary = (tmp_path / "out" / "at" / "candidate_definitions.md").read_text()
+    assert "## at-xgboost-pipeline" in summary and "searched: eta: continuous 0.01 .. 0.3 (log scale)" in summary
+    assert not (tmp_path / "out" / "at" / "candidates").exists()
+
+
+def test_large_data_is_tuned_on_a_sample_and_refit_on_every_row(tmp_path, monkeypatch):
+    import runners.tuning as tuning_module
+
+    monkeypatch.setattr(tuning_module, "TUNING_ROWS", 200)
+    ctx, records = run_context(tmp_path, ["linear-learner"], max_candidates=3)
+    assert TuningRunner().run(ctx) == "MaxCandidatesReached"
+    trial_rows = {r["rows"] for n, r in records.items() if "-trial-" in n and r["status"] == "Completed"}
+    assert trial_rows == {200}
+    full = records["job-1-linear-learner-full"]
+    assert full["status"] == "Completed" and full["rows"] == len(ctx.dataset.y_train)
+    assert full["definition"]["RefitOf"] in records
+    study = optuna.load_study(study_name=ctx.plan.name, storage=ctx.plan.study_storage)
+    best = study.best_trial
+    assert full["definition"]["Hyperparameters"]["C"] == pytest.approx(best.params["linear-learner:C"])
