@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pandas as pd
@@ -25,6 +26,7 @@ CONTENT_TYPES = (CSV, PARQUET)
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 IGNORED_NAMES = ("_SUCCESS", ".DS_Store")
+CSV_BLOCK_BYTES = 16 << 20  # a CSV's column types are inferred from its first block
 
 
 def storage_options(uri: str) -> dict:
@@ -140,33 +142,56 @@ def _read_bytes(uri: str, source: ChannelSource) -> bytes:
         raise field_error(source.uri_field, f"could not be read: {exc}", uri) from None
 
 
-def _payload(obj: DataObject, source: ChannelSource) -> bytes:
-    raw = _read_bytes(obj.uri, source)
-    if not raw:
-        raise field_error(source.uri_field, f"file {obj.uri} is empty")
-    if source.compression == "Gzip" or raw[:2] == GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise field_error(source.uri_field, f"file {obj.uri} is not valid Gzip: {exc}") from None
-        if not raw:
-            raise field_error(source.uri_field, f"file {obj.uri} is empty after decompression")
-    return raw
+@contextmanager
+def _opened(obj: DataObject, source: ChannelSource):
+    """The object as a stream, Gzip (by CompressionType or its magic bytes) decompressed as it is read, so a
+    large file is never held whole in memory."""
+    fs, path = filesystem(obj.uri)
+    try:
+        handle = fs.open(path, "rb")
+    except FileNotFoundError:
+        raise field_error(source.uri_field, "does not exist", obj.uri) from None
+    except OSError as exc:
+        raise field_error(source.uri_field, f"could not be read: {exc}", obj.uri) from None
+    with handle:
+        magic = handle.read(2)
+        if not magic:
+            raise field_error(source.uri_field, f"file {obj.uri} is empty")
+        handle.seek(0)
+        if source.compression == "Gzip" or magic == GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=handle) as stream:
+                yield stream
+        else:
+            yield handle
 
 
-def _is_parquet(raw: bytes, source: ChannelSource) -> bool:
+def _peek(stream, obj: DataObject, source: ChannelSource, size: int) -> bytes:
+    """The first `size` bytes (the stream is rewound); a Gzip error or an empty payload is the user's."""
+    try:
+        head = stream.read(size)
+        stream.seek(0)
+    except (OSError, EOFError) as exc:
+        raise field_error(source.uri_field, f"file {obj.uri} is not valid Gzip: {exc}") from None
+    if not head:
+        raise field_error(source.uri_field, f"file {obj.uri} is empty after decompression")
+    return head
+
+
+def _is_parquet(head: bytes, source: ChannelSource) -> bool:
     if source.content_type is not None:
         return source.content_type == PARQUET
-    return raw[:4] == PARQUET_MAGIC
+    return head[:4] == PARQUET_MAGIC
 
 
-def _header_of(raw: bytes, obj: DataObject, source: ChannelSource) -> list[str]:
-    if _is_parquet(raw, source):
-        try:
-            return list(pq.read_schema(pa.BufferReader(raw)).names)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise field_error(source.uri_field, f"file {obj.uri} is not valid Parquet: {exc}") from None
-    first = raw[:1 << 20].decode("utf-8", errors="replace").splitlines()
+def _header_of(obj: DataObject, source: ChannelSource) -> list[str]:
+    with _opened(obj, source) as stream:
+        head = _peek(stream, obj, source, 1 << 20)
+        if _is_parquet(head, source):
+            try:
+                return list(pq.read_schema(stream).names)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise field_error(source.uri_field, f"file {obj.uri} is not valid Parquet: {exc}") from None
+    first = head.decode("utf-8", errors="replace").splitlines()
     if not first or not first[0].strip():
         raise field_error(source.uri_field, f"file {obj.uri} has no header row")
     return next(csv.reader(io.StringIO(first[0])))
@@ -174,27 +199,43 @@ def _header_of(raw: bytes, obj: DataObject, source: ChannelSource) -> list[str]:
 
 def read_header(source: ChannelSource) -> list[str]:
     """The column names of the channel's first file, cheap enough to call while creating the job."""
-    objects = list_objects(source)
-    return _header_of(_payload(objects[0], source), objects[0], source)
+    return _header_of(list_objects(source)[0], source)
 
 
-def _read_one(raw: bytes, obj: DataObject, source: ChannelSource) -> pa.Table:
-    try:
-        if _is_parquet(raw, source):
-            return pq.read_table(pa.BufferReader(raw))
-        return pacsv.read_csv(pa.BufferReader(raw), read_options=pacsv.ReadOptions(use_threads=True),
-                              convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
-    except (pa.ArrowInvalid, OSError) as exc:
-        kind = "Parquet" if _is_parquet(raw, source) else "CSV with a header row"
-        raise field_error(source.uri_field, f"file {obj.uri} could not be read as {kind}: {exc}") from None
+def _read_csv(stream, header: list[str] | None) -> pa.Table:
+    """Record batches of CSV_BLOCK_BYTES parsed in turn; `header` given: every column read as text (types
+    inferred from the first block did not hold further down; the column kinds coerce them later)."""
+    convert = pacsv.ConvertOptions(strings_can_be_null=True,
+                                   column_types={name: pa.string() for name in header or []})
+    reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(use_threads=True, block_size=CSV_BLOCK_BYTES),
+                            convert_options=convert)
+    return pa.Table.from_batches(list(reader), schema=reader.schema)
+
+
+def _read_one(obj: DataObject, source: ChannelSource) -> pa.Table:
+    with _opened(obj, source) as stream:
+        parquet = _is_parquet(_peek(stream, obj, source, 4), source)
+        try:
+            if parquet:
+                return pq.read_table(stream)
+            try:
+                return _read_csv(stream, None)
+            except pa.ArrowInvalid as exc:
+                if "conversion error" not in str(exc).lower():
+                    raise
+                stream.seek(0)
+                return _read_csv(stream, _header_of(obj, source))
+        except (pa.ArrowInvalid, OSError, EOFError) as exc:
+            kind = "Parquet" if parquet else "CSV with a header row"
+            raise field_error(source.uri_field, f"file {obj.uri} could not be read as {kind}: {exc}") from None
 
 
 def read_frame(source: ChannelSource) -> pd.DataFrame:
-    """Every file of the channel, in key order, checked to share the first file's header."""
+    """Every file of the channel, in key order, checked to share the first file's header. Arrow's buffers are
+    released column by column while pandas takes them over, so the peak stays near one copy of the data."""
     tables, header = [], None
     for obj in list_objects(source):
-        raw = _payload(obj, source)
-        table = _read_one(raw, obj, source)
+        table = _read_one(obj, source)
         if header is None:
             header = table.column_names
         elif table.column_names != header:
@@ -205,7 +246,8 @@ def read_frame(source: ChannelSource) -> pd.DataFrame:
         table = pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         table = pa.concat_tables([t.cast(pa.schema([(n, pa.string()) for n in header])) for t in tables])
-    return table.to_pandas()
+    del tables
+    return table.to_pandas(self_destruct=True, split_blocks=True)
 
 
 def read_any(data) -> pd.DataFrame:

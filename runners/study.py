@@ -20,7 +20,6 @@ MIN_RESOURCE = 9
 REDUCTION_FACTOR = 3
 RUNGS = (9, 27, 81)  # MIN_RESOURCE * REDUCTION_FACTOR ** k: the only steps the pruner can judge
 STARTUP_TRIALS = 10  # random trials before TPE models the good and bad regions
-BOOTSTRAP_TRIALS = 3  # trials that must reach a rung before the pruner judges anyone there
 SQLITE_TIMEOUT_S = 60
 
 
@@ -47,7 +46,7 @@ def pruner():
     from algorithms.base import FULL_RESOURCE
 
     return optuna.pruners.HyperbandPruner(min_resource=MIN_RESOURCE, max_resource=FULL_RESOURCE,
-                                          reduction_factor=REDUCTION_FACTOR, bootstrap_count=BOOTSTRAP_TRIALS)
+                                          reduction_factor=REDUCTION_FACTOR)
 
 
 def sampler():

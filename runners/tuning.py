@@ -135,7 +135,7 @@ class TuningRunner(Runner):
         if reason == "Stopped":
             return reason
         search.wait_for_others()
-        if search.subsampled and reason != "MaxAutoMLJobRuntimeReached":
+        if search.subsampled:  # the trials kept time for this even when the job's limit ended them
             ended = search.refit_best()
             if ended:
                 return ended
@@ -164,7 +164,7 @@ class _Search:
         self.subsampled = len(train_rows) < len(ctx.dataset.y_train) or len(self.valid_rows) < len(
             ctx.dataset.y_valid)
         self.scale = len(ctx.dataset.y_train) / len(train_rows)
-        self.fit_s: list[float] = []
+        self.fit_s: dict[str, float] = {}  # finished trials of this worker: candidate -> seconds to fit
         self.data_path = ctx.dataset_path
         if self.subsampled:
             self.data_path = ctx.dataset_path.parent / "tuning.joblib"
@@ -186,8 +186,11 @@ class _Search:
         to every row (training time grows about linearly with rows), within a share of the budget."""
         if not self.subsampled:
             return 1.0
-        estimate = max(self.fit_s, default=1.0) * self.scale / max(1, self.ctx.threads())
+        estimate = self._refit_s(max(self.fit_s.values(), default=1.0))
         return max(1.0, min(REFIT_RESERVE_SHARE * self.plan.max_job_runtime_s, estimate))
+
+    def _refit_s(self, trial_fit_s: float) -> float:
+        return trial_fit_s * self.scale / max(1, self.ctx.threads())
 
     def _trials(self) -> str:
         while True:
@@ -218,8 +221,9 @@ class _Search:
     def _run(self, trial, spec: TrialSpec) -> None:
         defn = definition(spec.name, spec.algorithm, spec.params, spec.options, self.ctx.dataset, spec.objective)
         record = start(self.ctx, spec.name, spec.algorithm, defn | {"Trial": spec.number})
+        cap = self.ctx.budget.deadline - self._need_s()  # the end of tuning: the rest is the refit's
         outcome, hard = execute(self.ctx, self.executor, record, run_trial,
-                                (spec, algorithms.get(spec.algorithm), self.data_path, self.ctx.output, 1))
+                                (spec, algorithms.get(spec.algorithm), self.data_path, self.ctx.output, 1), cap)
         if outcome.status == "Completed" and "pruned" in outcome.result:
             record |= {"status": "Stopped", "end_time": time.time(), "fit_s": outcome.result["fit_s"],
                        "failure_reason": f"{spec.name}: pruned by Hyperband at {outcome.result['pruned']}"}
@@ -227,10 +231,10 @@ class _Search:
             with self.lock:
                 self.study.tell(trial, state=_state("PRUNED"))
             return
-        _, record = conclude(self.ctx, record, outcome, hard)
+        _, record = conclude(self.ctx, record, outcome, hard, cap)
         with self.lock:
             if record["status"] == "Completed":
-                self.fit_s.append(record["fit_s"])
+                self.fit_s[spec.name] = record["fit_s"]
                 self.study.tell(trial, record["objective_value"])
             else:
                 self.study.tell(trial, state=_state("FAIL"))
@@ -263,6 +267,8 @@ class _Search:
             return None
         best = self.study.best_trial
         source = best.user_attrs["candidate"]
+        if source in self.fit_s and self._refit_s(self.fit_s[source]) > self.ctx.budget.remaining_s():
+            return None  # it could not finish; the best trial stays the answer
         algorithm = best.params["algorithm"]
         params = {k.split(":", 1)[1]: v for k, v in best.params.items() if k.startswith(algorithm + ":")
                   and ":pre:" not in k}

@@ -35,6 +35,21 @@ def test_single_csv_and_header(tmp_path, breast_cancer):
     assert read_frame(source(f"file://{path}")).shape == breast_cancer.shape
 
 
+def test_csv_is_read_in_blocks_and_a_type_change_further_down_falls_back_to_text(tmp_path, breast_cancer,
+                                                                                 monkeypatch):
+    from automl import channels
+
+    monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 4096)  # ~20 rows per block
+    frame = breast_cancer.assign(code=[str(i) for i in range(len(breast_cancer))])
+    frame.loc[len(frame) - 1, "code"] = "x-17"
+    path = tmp_path / "d.csv.gz"
+    path.write_bytes(gzip.compress(frame.to_csv(index=False).encode()))
+    read = read_frame(source(path))
+    assert read.shape == frame.shape and read["code"].iloc[-1] == "x-17" and read["code"].iloc[3] == "3"
+    assert read_frame(source(tmp_path / "d.csv.gz"))["mean_radius"].astype(float).tolist() == pytest.approx(
+        breast_cancer["mean_radius"].tolist())
+
+
 def test_gzip_declared_and_detected(tmp_path, breast_cancer):
     path = tmp_path / "d.csv.gz"
     path.write_bytes(gzip.compress(breast_cancer.to_csv(index=False).encode()))
