@@ -23,8 +23,9 @@ def rank(records: list[dict], objective: Metric) -> list[dict]:
 def to_csv(records: list[dict], objective: Metric, problem_type: ProblemType, mode: str) -> bytes:
     """`mode` is the mode the job ran in (AUTO resolved), repeated on every row."""
     names = [m.name for m in candidate_metrics(problem_type) if m.name != objective.name]
-    header = ["rank", "candidate_name", "algorithm", "mode", "objective_metric", "objective_value", *names, "fit_seconds",
-              "predict_seconds_per_1k_rows", "inference_latency_seconds", "status", "score_source", "failure_reason"]
+    header = ["rank", "candidate_name", "algorithm", "mode", "objective_metric", "objective_value", *names,
+              "fit_seconds", "predict_seconds_per_1k_rows", "inference_latency_seconds", "status", "score_source",
+              "failure_reason"]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)

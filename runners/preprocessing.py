@@ -61,8 +61,8 @@ def _scaler(name: str, rows: int):
     if name == "robust":
         return RobustScaler()
     if name == "quantile":
-        return QuantileTransformer(n_quantiles=max(2, min(QUANTILES, rows)), output_distribution="normal", subsample=100_000,
-                                   random_state=0)
+        return QuantileTransformer(n_quantiles=max(2, min(QUANTILES, rows)), output_distribution="normal",
+                                   subsample=100_000, random_state=0)
     return StandardScaler()
 
 

@@ -253,11 +253,13 @@ class _Search:
                                  "failure_reason": f"{name}: the worker running it died before it finished"})
 
     def wait_for_others(self) -> None:
-        """Trials of joined workers still running end (or the job's time does) before the job concludes."""
+        """Trials of joined workers still running end (or the job's time does) before the job concludes; those
+        of a worker found dead meanwhile are failed, not waited for."""
         while self.study.get_trials(deepcopy=False, states=(_state("RUNNING"),)):
             if self.ctx.budget.remaining_s() <= 0 or self.ctx.should_stop():
                 return
             time.sleep(OTHERS_POLL_S)
+            self._fail_dead_trials()
 
     def refit_best(self) -> str | None:
         """The best trial's pipeline trained on every training row: the final candidate."""
@@ -277,9 +279,9 @@ class _Search:
         defn = definition(name, algorithm, params, options, self.ctx.dataset, self.plan.objective) | {
             "RefitOf": source}
         record = start(self.ctx, name, algorithm, defn)
-        ended, _ = conclude(self.ctx, record, *execute(
-            self.ctx, self.executor, record, refit_full,
-            (defn, algorithms.get(algorithm), self.ctx.dataset_path, self.valid_rows, self.ctx.output, max(1, self.ctx.threads()))))
+        args = (defn, algorithms.get(algorithm), self.ctx.dataset_path, self.valid_rows, self.ctx.output,
+                max(1, self.ctx.threads()))
+        ended, _ = conclude(self.ctx, record, *execute(self.ctx, self.executor, record, refit_full, args))
         return ended
 
 
