@@ -66,10 +66,10 @@ def load_dataset(plan) -> Dataset:
             raise field_error("ProblemType", f"BinaryClassification needs exactly 2 classes; the target has "
                               f"{len(classes)}", problem_type.value)
     else:
-        numeric = pd.to_numeric(target, errors="coerce")
-        if numeric.isna().any():
-            bad = target[numeric.isna()].iloc[0]
-            raise field_error(f"{field}.TargetAttributeName", "a Regression target must be numeric", bad)
+        invalid = pd.to_numeric(target, errors="coerce").isna()
+        if invalid.any():
+            raise field_error(f"{field}.TargetAttributeName", "a Regression target must be numeric",
+                              target[invalid].iloc[0])
         classes = []
     reserved = {plan.target} | ({plan.weight} if plan.weight else set())
     features = select_features(list(train.columns), plan.feature_spec, reserved)
@@ -85,8 +85,11 @@ def load_dataset(plan) -> Dataset:
     if valid is None:
         tr, va = holdout_indices(y_all, plan.validation_fraction, problem_type.is_classification)
         X = coerce(train, kinds)
-        return Dataset(problem_type, kinds, classes, positive, X.iloc[tr], y_all[tr],
-                       None if w_all is None else w_all[tr], X.iloc[va], y_all[va],
+        del train, target  # the raw frame: large data must not be held twice while it is split
+        X_train, X_valid = X.iloc[tr], X.iloc[va]
+        del X
+        return Dataset(problem_type, kinds, classes, positive, X_train, y_all[tr],
+                       None if w_all is None else w_all[tr], X_valid, y_all[va],
                        None if w_all is None else w_all[va], dropped)
     y_valid = _encode(valid[plan.target], classes, plan.validation.field)
     w_valid = valid[plan.weight].to_numpy(dtype=float) if plan.weight else None
@@ -104,6 +107,8 @@ def _clean_rows(frame: pd.DataFrame, target: str, weight: str | None, field: str
             raise field_error(f"{field}.SampleWeightAttributeName", "holds no numeric, non-negative weight", weight)
         frame = frame.assign(**{weight: w})
         keep &= valid_w
+    if keep.all():
+        return frame, 0  # no copy of a large frame for nothing
     return frame.loc[keep].reset_index(drop=True), int((~keep).sum())
 
 

@@ -87,6 +87,7 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
     ctx = RunContext(plan=plan, dataset=dataset, dataset_path=dataset_path, budget=budget, output=output,
                      should_stop=watch.stop.is_set, record=lambda record: store.put_candidate(name, record),
                      threads=lambda: fair_share_threads(store))
+    del dataset  # the runner holds it (and may trade it for a sample)
     if plan.definitions_only:
         definitions = runner.definitions(ctx)
         write_json(output.candidate_definitions, definitions)

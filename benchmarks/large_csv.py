@@ -2,7 +2,7 @@
 picks HYPERPARAMETER_TUNING at 100 MB and above) under --budget, reporting wall time and the peak memory of the
 whole process tree (PSS) against the in-memory size of the data as pandas holds it.
 
-    python -m benchmarks.large_csv --size-gb 1 --budget 900 --out benchmarks/results/large-csv
+    python -m benchmarks.large_csv --size-gb 1 --budget 600 --out benchmarks/results/large-csv
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def in_memory_bytes(path: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-gb", type=float, default=1.0)
-    parser.add_argument("--budget", type=int, default=900)
+    parser.add_argument("--budget", type=int, default=600)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/large-csv"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/automl-large-csv"))
     args = parser.parse_args()

@@ -21,7 +21,7 @@ from automl.spec import JobPlan
 @dataclass
 class RunContext:
     plan: JobPlan
-    dataset: Dataset
+    dataset: Dataset  # the tuning runner trades large data for its sample once the full set is saved
     dataset_path: Path  # the same dataset saved once, for the training processes to read
     budget: Budget
     output: JobOutput

@@ -9,6 +9,7 @@ resumed worker or a joining one continues it without repeating finished trials.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -79,9 +80,7 @@ def refit_full(defn: dict, cls: type, full_path: Path, valid_rows: np.ndarray, o
     """Runs in the executor's child: the best pipeline on every training row, scored on the same validation
     rows the trials were scored on."""
     began = time.time()
-    full = joblib.load(full_path)
-    dataset = _subset(full, np.arange(len(full.y_train)), valid_rows)
-    del full
+    dataset = _subset(joblib.load(full_path), None, valid_rows)
     model = fit_model(cls, defn["Hyperparameters"], dataset.problem_type, dataset.kinds, dataset.classes, threads,
                       (dataset.X_train, dataset.y_train, dataset.w_train),
                       (dataset.X_valid, dataset.y_valid, dataset.w_valid), soft_deadline(began, hard_deadline),
@@ -92,12 +91,16 @@ def refit_full(defn: dict, cls: type, full_path: Path, valid_rows: np.ndarray, o
         "fit_s": fit_s, "rows": len(dataset.y_train)}
 
 
-def _subset(dataset: Dataset, train_rows: np.ndarray, valid_rows: np.ndarray) -> Dataset:
+def _subset(dataset: Dataset, train_rows: np.ndarray | None, valid_rows: np.ndarray) -> Dataset:
+    """The dataset on those rows; `train_rows` None keeps every training row (without copying them)."""
     def take(values, rows):
         return None if values is None else values[rows]
+    dataset = replace(dataset, X_valid=dataset.X_valid.iloc[valid_rows], y_valid=dataset.y_valid[valid_rows],
+                      w_valid=take(dataset.w_valid, valid_rows))
+    if train_rows is None:
+        return dataset
     return replace(dataset, X_train=dataset.X_train.iloc[train_rows], y_train=dataset.y_train[train_rows],
-                   w_train=take(dataset.w_train, train_rows), X_valid=dataset.X_valid.iloc[valid_rows],
-                   y_valid=dataset.y_valid[valid_rows], w_valid=take(dataset.w_valid, valid_rows))
+                   w_train=take(dataset.w_train, train_rows))
 
 
 def sample_rows(n: int, cap: int) -> np.ndarray:
@@ -167,8 +170,11 @@ class _Search:
         self.fit_s: dict[str, float] = {}  # finished trials of this worker: candidate -> seconds to fit
         self.data_path = ctx.dataset_path
         if self.subsampled:
-            self.data_path = ctx.dataset_path.parent / "tuning.joblib"
-            joblib.dump(_subset(ctx.dataset, train_rows, self.valid_rows), self.data_path)
+            self.data_path = ctx.dataset_path.parent / f"tuning-{os.getpid()}.joblib"
+            # From here on this process needs only the sample (the refit reads every row from the saved
+            # dataset), so the full frame is let go: the refit's process is then the only one holding it.
+            ctx.dataset = _subset(ctx.dataset, train_rows, self.valid_rows)
+            joblib.dump(ctx.dataset, self.data_path)
 
     def tune(self) -> str:
         self._fail_dead_trials()
@@ -245,12 +251,14 @@ class _Search:
             if studies.worker_alive(frozen.user_attrs.get("worker")):
                 continue
             self.study.tell(frozen.number, state=_state("FAIL"), skip_if_finished=True)
-            name = frozen.user_attrs.get("candidate")
-            if name:
-                started = frozen.datetime_start.timestamp() if frozen.datetime_start else time.time()
-                self.ctx.record({"name": name, "algorithm": frozen.params.get("algorithm", ""), "status": "Failed",
-                                 "creation_time": started, "end_time": time.time(),
-                                 "failure_reason": f"{name}: the worker running it died before it finished"})
+            # Every trial number is a candidate, even one whose worker died before naming it.
+            algorithm = frozen.params.get("algorithm", "")
+            name = frozen.user_attrs.get("candidate") or "-".join(
+                filter(None, (f"{self.plan.name}-trial-{frozen.number:03d}", algorithm)))
+            started = frozen.datetime_start.timestamp() if frozen.datetime_start else time.time()
+            self.ctx.record({"name": name, "algorithm": algorithm, "status": "Failed", "creation_time": started,
+                             "end_time": time.time(),
+                             "failure_reason": f"{name}: the worker running it died before it finished"})
 
     def wait_for_others(self) -> None:
         """Trials of joined workers still running end (or the job's time does) before the job concludes; those

@@ -72,21 +72,25 @@ def test_trial_cap_leaderboard_and_saved_pipelines(sm, home, tmp_path):
 
 
 def test_pruner_stops_a_trial_behind_the_others(tmp_path, breast_cancer):
-    """Three trials reach rung 9 with small losses; a fourth reporting a large loss there is pruned, and a real
-    xgboost fit driven by that callback stops at once instead of growing all its rounds."""
+    """Trials in every Hyperband bracket reach the rungs with small losses; one reporting a large loss is pruned
+    at the first rung of its bracket, and a real xgboost fit driven by such a callback stops at once instead of
+    growing all its rounds."""
     url = f"sqlite:///{tmp_path / 'study.db'}"
     study = studies.open_study(url, "s", "maximize")
-    for loss in (0.10, 0.11, 0.12):
+    for i in range(24):
         trial = study.ask()
         for step in studies.RUNGS:
-            trial.report(-loss, step)
+            trial.report(-0.1 - i / 1000, step)
+            trial.should_prune()  # the pruner records each trial's rungs when asked
         study.tell(trial, 0.9)
     doomed = study.ask()
     rungs = studies.Rungs(url, "s", doomed._trial_id)
     rungs(5, 0.9)  # below the first rung: nothing to judge
     assert study.trials[-1].intermediate_values == {}
-    with pytest.raises(Pruned, match="step 9"):
-        rungs(9, 0.9)
+    with pytest.raises(Pruned, match="step (9|27|81)"):
+        for step in range(6, 101):
+            rungs(step, 0.9)
+    assert set(study.trials[-1].intermediate_values) <= set(studies.RUNGS)
     X = breast_cancer.drop(columns=["diagnosis"]).to_numpy(dtype=np.float32)
     y = (breast_cancer["diagnosis"] == "malignant").to_numpy(dtype=int)
     from algorithms.base import Task
@@ -241,11 +245,13 @@ def test_large_data_is_tuned_on_a_sample_and_refit_on_every_row(tmp_path, monkey
 
     monkeypatch.setattr(tuning_module, "TUNING_ROWS", 200)
     ctx, records = run_context(tmp_path, ["linear-learner"], max_candidates=3)
+    every_row = len(ctx.dataset.y_train)
     assert TuningRunner().run(ctx) == "MaxCandidatesReached"
+    assert len(ctx.dataset.y_train) == 200, "the worker keeps only the sample while tuning"
     trial_rows = {r["rows"] for n, r in records.items() if "-trial-" in n and r["status"] == "Completed"}
     assert trial_rows == {200}
     full = records["job-1-linear-learner-full"]
-    assert full["status"] == "Completed" and full["rows"] == len(ctx.dataset.y_train)
+    assert full["status"] == "Completed" and full["rows"] == every_row
     assert full["definition"]["RefitOf"] in records
     study = optuna.load_study(study_name=ctx.plan.name, storage=ctx.plan.study_storage)
     best = study.best_trial
