@@ -188,12 +188,18 @@ class _Search:
         return "Completed"
 
     def _need_s(self) -> float:
-        """Time to keep for the final fit on all rows when trials subsample: the slowest finished trial scaled
-        to every row (training time grows about linearly with rows), within a share of the budget."""
-        if not self.subsampled:
+        """Time to keep for the final fit on all rows when trials subsample: the best trial so far scaled to
+        every row (training time grows about linearly with rows). A refit that would need more than a share
+        of the budget is not planned, and the trials keep that time."""
+        if not self.subsampled or not self.fit_s:
             return 1.0
-        estimate = self._refit_s(max(self.fit_s.values(), default=1.0))
-        return max(1.0, min(REFIT_RESERVE_SHARE * self.plan.max_job_runtime_s, estimate))
+        estimate = self._refit_s(self.fit_s.get(self._best_candidate(), max(self.fit_s.values())))
+        return estimate if estimate <= REFIT_RESERVE_SHARE * self.plan.max_job_runtime_s else 1.0
+
+    def _best_candidate(self) -> str | None:
+        with self.lock:
+            done = self.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
+            return self.study.best_trial.user_attrs.get("candidate") if done else None
 
     def _refit_s(self, trial_fit_s: float) -> float:
         return trial_fit_s * self.scale / max(1, self.ctx.threads())
@@ -278,7 +284,7 @@ class _Search:
         best = self.study.best_trial
         source = best.user_attrs["candidate"]
         if source in self.fit_s and self._refit_s(self.fit_s[source]) > self.ctx.budget.remaining_s():
-            return None  # it could not finish; the best trial stays the answer
+            return None  # it could not finish in time; the best trial (fitted on the sample) stays the answer
         algorithm = best.params["algorithm"]
         params = {k.split(":", 1)[1]: v for k, v in best.params.items() if k.startswith(algorithm + ":")
                   and ":pre:" not in k}
