@@ -9,6 +9,7 @@ resumed worker or a joining one continues it without repeating finished trials.
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -21,7 +22,7 @@ import numpy as np
 
 import algorithms
 from algorithms.base import FULL_RESOURCE, Pruned
-from automl.artifacts import JobOutput
+from automl.artifacts import JobOutput, read_bytes
 from automl.dataset import Dataset
 from automl.metrics import METRICS
 from runners import study as studies
@@ -285,13 +286,11 @@ class _Search:
         source = best.user_attrs["candidate"]
         if source in self.fit_s and self._refit_s(self.fit_s[source]) > self.ctx.budget.remaining_s():
             return None  # it could not finish in time; the best trial (fitted on the sample) stays the answer
-        algorithm = best.params["algorithm"]
-        params = {k.split(":", 1)[1]: v for k, v in best.params.items() if k.startswith(algorithm + ":")
-                  and ":pre:" not in k}
-        options = {k.split(":pre:", 1)[1]: v for k, v in best.params.items() if k.startswith(algorithm + ":pre:")}
+        pipeline = json.loads(read_bytes(self.ctx.output.definition(source)))  # exactly what the trial fitted
+        algorithm = pipeline["Algorithm"]
         name = f"{self.plan.name}-{algorithm}-full"
-        defn = definition(name, algorithm, params, options, self.ctx.dataset, self.plan.objective) | {
-            "RefitOf": source}
+        defn = definition(name, algorithm, pipeline["Hyperparameters"], pipeline["Preprocessing"]["Options"],
+                          self.ctx.dataset, self.plan.objective) | {"RefitOf": source}
         record = start(self.ctx, name, algorithm, defn)
         args = (defn, algorithms.get(algorithm), self.ctx.dataset_path, self.valid_rows, self.ctx.output,
                 max(1, self.ctx.threads()))
