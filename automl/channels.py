@@ -131,29 +131,30 @@ def _manifest_entries(source: ChannelSource) -> list[str]:
             for key in entries[1:]]
 
 
-def _read_bytes(uri: str, source: ChannelSource) -> bytes:
+def _open(uri: str, source: ChannelSource):
+    """The object opened for reading; a missing or unreadable one is the channel's error."""
     fs, path = filesystem(uri)
     try:
-        with fs.open(path, "rb") as handle:
-            return handle.read()
+        return fs.open(path, "rb")
     except FileNotFoundError:
         raise field_error(source.uri_field, "does not exist", uri) from None
     except OSError as exc:
         raise field_error(source.uri_field, f"could not be read: {exc}", uri) from None
 
 
+def _read_bytes(uri: str, source: ChannelSource) -> bytes:
+    with _open(uri, source) as handle:
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise field_error(source.uri_field, f"could not be read: {exc}", uri) from None
+
+
 @contextmanager
 def _opened(obj: DataObject, source: ChannelSource):
     """The object as a stream, Gzip (by CompressionType or its magic bytes) decompressed as it is read, so a
     large file is never held whole in memory."""
-    fs, path = filesystem(obj.uri)
-    try:
-        handle = fs.open(path, "rb")
-    except FileNotFoundError:
-        raise field_error(source.uri_field, "does not exist", obj.uri) from None
-    except OSError as exc:
-        raise field_error(source.uri_field, f"could not be read: {exc}", obj.uri) from None
-    with handle:
+    with _open(obj.uri, source) as handle:
         magic = handle.read(2)
         if not magic:
             raise field_error(source.uri_field, f"file {obj.uri} is empty")
