@@ -81,22 +81,29 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
         return finish(store, plan, "Stopped")
     store.transition(name, "InProgress", "FeatureEngineering")
     runner = EnsemblingRunner() if plan.mode is Mode.ENSEMBLING else TuningRunner()
-    output = JobOutput(plan.job_output)
     dataset_path = scratch_dir(store, name) / "dataset.joblib"
     save_dataset(dataset, dataset_path)
-    ctx = RunContext(plan=plan, dataset=dataset, dataset_path=dataset_path, budget=budget, output=output,
-                     should_stop=watch.stop.is_set, record=lambda record: store.put_candidate(name, record),
-                     threads=lambda: fair_share_threads(store))
+    ctx = run_context(store, plan, dataset, dataset_path, budget, watch.stop.is_set)
     del dataset  # the runner holds it (and may trade it for a sample)
     if plan.definitions_only:
         definitions = runner.definitions(ctx)
-        write_json(output.candidate_definitions, definitions)
-        write_bytes(output.candidate_summary, definitions_markdown(plan.name, plan.mode.value, definitions).encode())
+        write_json(ctx.output.candidate_definitions, definitions)
+        write_bytes(ctx.output.candidate_summary, definitions_markdown(plan.name, plan.mode.value, definitions).encode())
         store.transition(name, "Completed", "CandidateDefinitionsGenerated")
-        return write_json(output.describe, describe(store.job(name), []))
+        return write_json(ctx.output.describe, describe(store.job(name), []))
     store.transition(name, "InProgress", runner.secondary_status)
     reason = runner.run(ctx)
     finish(store, plan, "Stopped" if watch.stop.is_set() else reason)
+
+
+def run_context(store: Store, plan: JobPlan, dataset, dataset_path: Path, budget: Budget,
+                should_stop) -> RunContext:
+    """What a runner sees of the job: its candidates are read from and written to this store."""
+    return RunContext(plan=plan, dataset=dataset, dataset_path=dataset_path, budget=budget,
+                      output=JobOutput(plan.job_output), should_stop=should_stop,
+                      record=lambda record: store.put_candidate(plan.name, record),
+                      recorded=lambda: {c["name"]: c for c in store.candidates(plan.name)},
+                      threads=lambda: fair_share_threads(store))
 
 
 class JobEnded:
@@ -131,10 +138,8 @@ def join(store: Store, name: str) -> str:
     scratch = store.root / "scratch" / f"{name.lower()}-join-{os.getpid()}"
     try:
         save_dataset(dataset, scratch / "dataset.joblib")
-        ctx = RunContext(plan=plan, dataset=dataset, dataset_path=scratch / "dataset.joblib",
-                         budget=job_budget(job, plan), output=JobOutput(plan.job_output),
-                         should_stop=JobEnded(store, name), record=lambda record: store.put_candidate(name, record),
-                         threads=lambda: fair_share_threads(store))
+        ctx = run_context(store, plan, dataset, scratch / "dataset.joblib", job_budget(job, plan),
+                          JobEnded(store, name))
         return TuningRunner().join(ctx)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -27,6 +27,7 @@ class RunContext:
     output: JobOutput
     should_stop: Callable[[], bool]
     record: Callable[[dict], None]
+    recorded: Callable[[], dict[str, dict]]  # the job's candidate records by name, as stored (from any worker)
     threads: Callable[[], int]  # asked before each candidate: the cores this job may use now
 
 

@@ -253,15 +253,27 @@ class _Search:
                 self.study.tell(trial, state=_state("FAIL"))
 
     def _fail_dead_trials(self) -> None:
-        """Trials left RUNNING by a worker that died (kill -9, a lost machine) end as Failed candidates."""
+        """Trials left RUNNING by a worker that died (kill -9, a lost machine) end as Failed candidates, unless
+        the worker had already recorded the candidate's end and died before telling the study: then the study
+        learns that end, and the finished candidate is kept as it is."""
+        recorded = None
         for frozen in self.study.get_trials(deepcopy=False, states=(_state("RUNNING"),)):
             if studies.worker_alive(frozen.user_attrs.get("worker")):
                 continue
-            self.study.tell(frozen.number, state=_state("FAIL"), skip_if_finished=True)
+            recorded = self.ctx.recorded() if recorded is None else recorded
             # Every trial number is a candidate, even one whose worker died before naming it.
             algorithm = frozen.params.get("algorithm", "")
             name = frozen.user_attrs.get("candidate") or "-".join(
                 filter(None, (f"{self.plan.name}-trial-{frozen.number:03d}", algorithm)))
+            ended = recorded.get(name, {})
+            if ended.get("status") == "Completed":
+                self.study.tell(frozen.number, ended["objective_value"], skip_if_finished=True)
+                continue
+            if ended.get("status") in ("Stopped", "Failed"):
+                self.study.tell(frozen.number, state=_state("PRUNED" if ended["status"] == "Stopped" else "FAIL"),
+                                skip_if_finished=True)
+                continue
+            self.study.tell(frozen.number, state=_state("FAIL"), skip_if_finished=True)
             started = frozen.datetime_start.timestamp() if frozen.datetime_start else time.time()
             self.ctx.record({"name": name, "algorithm": algorithm, "status": "Failed", "creation_time": started,
                              "end_time": time.time(),

@@ -18,7 +18,7 @@ from algorithms.linear_learner import LinearLearner
 from algorithms.xgboost import XGBoost
 from automl.errors import ValidationException
 from runners import study as studies
-from runners.tuning import TuningRunner
+from runners.tuning import TuningRunner, _Search
 from tests.conftest import BREAST_CANCER, REPO, Exploding, Stubborn, request, run_context, wait_for
 
 STATUSES = ("Completed", "Stopped", "Failed")
@@ -189,6 +189,31 @@ def test_resume_after_kill_9_keeps_finished_trials(sm, home, tmp_path):
     assert len(killed) <= 2, "at most the trials in flight at the kill (one per core)"
     with pytest.raises(ValidationException, match="the job is Completed; only a job whose worker died"):
         sm.resume_auto_ml_job(AutoMLJobName="phoenix")
+
+
+def test_a_dead_workers_trials_keep_what_it_recorded(tmp_path):
+    """A worker killed between recording a candidate's end and telling the study: resuming keeps the candidate
+    as recorded and teaches the study its end; only a trial with no recorded end becomes Failed."""
+    ctx, records = run_context(tmp_path, ["linear-learner"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = studies.worker_id().rsplit(":", 2)[0] + f":{gone.pid}:None"
+    study = studies.open_study(ctx.plan.study_storage, ctx.plan.name, "maximize")
+    for number, ended in enumerate(({"status": "Completed", "objective_value": 0.93}, {"status": "Stopped"}, None)):
+        trial = study.ask()
+        trial.suggest_categorical("algorithm", ["linear-learner"])
+        trial.set_user_attr("worker", dead)
+        name = f"{ctx.plan.name}-trial-{number:03d}-linear-learner"
+        trial.set_user_attr("candidate", name)
+        if ended:
+            records[name] = {"name": name, "creation_time": 1.0, **ended}
+    _Search(ctx)._fail_dead_trials()
+    study = studies.open_study(ctx.plan.study_storage, ctx.plan.name)
+    assert [(t.state.name, t.value) for t in study.trials] == [("COMPLETE", 0.93), ("PRUNED", None),
+                                                               ("FAIL", None)]
+    assert [records[f"{ctx.plan.name}-trial-{n:03d}-linear-learner"]["status"] for n in range(3)] == [
+        "Completed", "Stopped", "Failed"]
+    assert records[f"{ctx.plan.name}-trial-000-linear-learner"]["objective_value"] == 0.93
 
 
 def test_two_workers_share_one_study(sm, home, tmp_path):
