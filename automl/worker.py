@@ -88,7 +88,8 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
     if plan.definitions_only:
         definitions = runner.definitions(ctx)
         write_json(ctx.output.candidate_definitions, definitions)
-        write_bytes(ctx.output.candidate_summary, definitions_markdown(plan.name, plan.mode.value, definitions).encode())
+        write_bytes(ctx.output.candidate_summary,
+                    definitions_markdown(plan.name, plan.mode.value, definitions).encode())
         store.transition(name, "Completed", "CandidateDefinitionsGenerated")
         return write_json(ctx.output.describe, describe(store.job(name), []))
     store.transition(name, "InProgress", runner.secondary_status)

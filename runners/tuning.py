@@ -4,8 +4,9 @@ hyperparameters); every trial is a candidate, trained in its own process under t
 Trials run side by side on the job's cores (one thread each), are sampled by multivariate TPE with a
 constant liar and pruned by Hyperband on each algorithm's fidelity (rounds, epochs, rows). Data above
 TUNING_ROWS training (VALIDATION_ROWS validation) rows is tuned on a seeded subsample; the best pipeline is
-then trained on every training row as the final candidate. The study lives in storage beside the job, so a
-resumed worker or a joining one continues it without repeating finished trials.
+then trained on every training row as the final candidate, or on as many as the time left affords. The study
+lives in storage beside the job, so a resumed worker or a joining one continues it without repeating finished
+trials.
 """
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ from runners.training import definition, fit_model, measure, save, soft_deadline
 TUNING_ROWS = 100_000
 VALIDATION_ROWS = 50_000
 SAMPLE_SEED = 0
-REFIT_RESERVE_SHARE = 0.25  # at most this share of the job's budget is kept for the final fit on all rows
+REFIT_RESERVE_SHARE = 0.25  # at most this share of the job's budget is kept for the final fit on more rows
+REFIT_MIN_GAIN = 2  # a final fit on part of the rows is worth it from this many times the trials' rows
+REFIT_TIME_SHARE = 0.8  # of the time a partial final fit has: the rest covers loading and scoring
 OTHERS_POLL_S = 0.5
 
 
@@ -76,12 +79,12 @@ def run_trial(spec: TrialSpec, cls: type, dataset_path: Path, output: JobOutput,
                            model) | {"fit_s": fit_s, "rows": len(dataset.y_train)}
 
 
-def refit_full(defn: dict, cls: type, full_path: Path, valid_rows: np.ndarray, output: JobOutput, threads: int,
-               hard_deadline: float) -> dict:
-    """Runs in the executor's child: the best pipeline on every training row, scored on the same validation
-    rows the trials were scored on."""
+def refit(defn: dict, cls: type, full_path: Path, train_rows: np.ndarray | None, valid_rows: np.ndarray,
+          output: JobOutput, threads: int, hard_deadline: float) -> dict:
+    """Runs in the executor's child: the best pipeline on those training rows (None: every one), scored on the
+    same validation rows the trials were scored on."""
     began = time.time()
-    dataset = _subset(joblib.load(full_path), None, valid_rows)
+    dataset = _subset(joblib.load(full_path), train_rows, valid_rows)
     model = fit_model(cls, defn["Hyperparameters"], dataset.problem_type, dataset.kinds, dataset.classes, threads,
                       (dataset.X_train, dataset.y_train, dataset.w_train),
                       (dataset.X_valid, dataset.y_valid, dataset.w_valid), soft_deadline(began, hard_deadline),
@@ -167,7 +170,7 @@ class _Search:
         self.valid_rows = sample_rows(len(ctx.dataset.y_valid), VALIDATION_ROWS)
         self.subsampled = len(train_rows) < len(ctx.dataset.y_train) or len(self.valid_rows) < len(
             ctx.dataset.y_valid)
-        self.scale = len(ctx.dataset.y_train) / len(train_rows)
+        self.rows, self.sample = len(ctx.dataset.y_train), len(train_rows)
         self.fit_s: dict[str, float] = {}  # finished trials of this worker: candidate -> seconds to fit
         self.data_path = ctx.dataset_path
         if self.subsampled:
@@ -189,21 +192,35 @@ class _Search:
         return "Completed"
 
     def _need_s(self) -> float:
-        """Time to keep for the final fit on all rows when trials subsample: the best trial so far scaled to
-        every row (training time grows about linearly with rows). A refit that would need more than a share
-        of the budget is not planned, and the trials keep that time."""
+        """Time to keep for the final fit when trials subsample: the best trial so far scaled to every row, at
+        most a share of the budget (then the final fit takes the rows that share affords). When that share
+        affords too few rows to matter, no final fit is planned and the trials keep the time."""
         if not self.subsampled or not self.fit_s:
             return 1.0
-        estimate = self._refit_s(self.fit_s.get(self._best_candidate(), max(self.fit_s.values())))
-        return estimate if estimate <= REFIT_RESERVE_SHARE * self.plan.max_job_runtime_s else 1.0
+        reserve = REFIT_RESERVE_SHARE * self.ctx.budget.max_job_runtime_s
+        every_row_s = self._seconds_per_row() * self.rows
+        if every_row_s <= reserve:
+            return every_row_s
+        return reserve if self._refit_rows(reserve) else 1.0
+
+    def _seconds_per_row(self) -> float:
+        """The best trial's fit time per training row on the job's threads (training time grows about linearly
+        with rows, and the final fit has every thread where a trial had one)."""
+        fit_s = self.fit_s.get(self._best_candidate(), max(self.fit_s.values()))
+        return fit_s / self.sample / max(1, self.ctx.threads())
+
+    def _refit_rows(self, seconds: float) -> int:
+        """Training rows for a final fit in `seconds`: every row when they fit, else as many as fit, or 0 when
+        that is under REFIT_MIN_GAIN times the trials' sample."""
+        if seconds >= self._seconds_per_row() * self.rows:
+            return self.rows
+        rows = int(REFIT_TIME_SHARE * seconds / self._seconds_per_row())
+        return rows if rows >= REFIT_MIN_GAIN * self.sample else 0
 
     def _best_candidate(self) -> str | None:
         with self.lock:
             done = self.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
             return self.study.best_trial.user_attrs.get("candidate") if done else None
-
-    def _refit_s(self, trial_fit_s: float) -> float:
-        return trial_fit_s * self.scale / max(1, self.ctx.threads())
 
     def _trials(self) -> str:
         while True:
@@ -289,24 +306,29 @@ class _Search:
             self._fail_dead_trials()
 
     def refit_best(self) -> str | None:
-        """The best trial's pipeline trained on every training row: the final candidate."""
+        """The best trial's pipeline trained on every training row, or on as many as the time left affords: the
+        final candidate (it is the job's best only if it scores better than the trials on the same rows)."""
         if not self.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),)):
             return None
         if blocked(self.ctx, 0) in ("Stopped", "MaxAutoMLJobRuntimeReached"):
             return None
         best = self.study.best_trial
         source = best.user_attrs["candidate"]
-        if source in self.fit_s and self._refit_s(self.fit_s[source]) > self.ctx.budget.remaining_s():
-            return None  # it could not finish in time; the best trial (fitted on the sample) stays the answer
+        # A best trial of another worker has no fit time here: it is refit on every row, within the time left.
+        rows = self._refit_rows(self.ctx.budget.remaining_s()) if self.fit_s else self.rows
+        if not rows:
+            return None  # too few rows would fit in time; the best trial (fitted on the sample) stays the answer
         pipeline = json.loads(read_bytes(self.ctx.output.definition(source)))  # exactly what the trial fitted
         algorithm = pipeline["Algorithm"]
-        name = f"{self.plan.name}-{algorithm}-full"
+        name = f"{self.plan.name}-{algorithm}-" + ("full" if rows == self.rows else f"{rows}-rows")
         defn = definition(name, algorithm, pipeline["Hyperparameters"], pipeline["Preprocessing"]["Options"],
-                          self.ctx.dataset, self.plan.objective) | {"RefitOf": source}
+                          self.ctx.dataset, self.plan.objective) | {"RefitOf": source,
+                                                                    "TrainingRows": f"{rows} of {self.rows}"}
         record = start(self.ctx, name, algorithm, defn)
-        args = (defn, algorithms.get(algorithm), self.ctx.dataset_path, self.valid_rows, self.ctx.output,
+        train_rows = None if rows == self.rows else sample_rows(self.rows, rows)
+        args = (defn, algorithms.get(algorithm), self.ctx.dataset_path, train_rows, self.valid_rows, self.ctx.output,
                 max(1, self.ctx.threads()))
-        ended, _ = conclude(self.ctx, record, *execute(self.ctx, self.executor, record, refit_full, args))
+        ended, _ = conclude(self.ctx, record, *execute(self.ctx, self.executor, record, refit, args))
         return ended
 
 

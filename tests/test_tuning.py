@@ -281,3 +281,27 @@ def test_large_data_is_tuned_on_a_sample_and_refit_on_every_row(tmp_path, monkey
     study = optuna.load_study(study_name=ctx.plan.name, storage=ctx.plan.study_storage)
     best = study.best_trial
     assert full["definition"]["Hyperparameters"]["C"] == pytest.approx(best.params["linear-learner:C"])
+
+
+def test_the_final_fit_takes_the_rows_its_time_affords(tmp_path, monkeypatch):
+    """A pipeline too slow for every row in the time left is refit on as many rows as fit (from twice the
+    trials' sample); slower still, the best trial stays the answer and nothing is refit."""
+    import runners.tuning as tuning_module
+
+    monkeypatch.setattr(tuning_module, "TUNING_ROWS", 40)
+    ctx, records = run_context(tmp_path, ["linear-learner"], max_candidates=2)
+    every_row = len(ctx.dataset.y_train)
+    monkeypatch.setattr(tuning_module._Search, "_seconds_per_row", lambda self: 300 / every_row)  # 300 s in all
+    assert TuningRunner().run(ctx) == "MaxCandidatesReached"
+    refits = {n: r for n, r in records.items() if "-trial-" not in n}
+    assert len(refits) == 1
+    (name, refit), = refits.items()
+    assert 80 <= refit["rows"] < every_row and name == f"job-1-linear-learner-{refit['rows']}-rows"
+    assert 0.8 * 90 * every_row / 300 <= refit["rows"] <= 0.8 * 120 * every_row / 300  # 80% of the time left
+    assert refit["status"] == "Completed"
+    assert refit["definition"]["TrainingRows"] == f"{refit['rows']} of {every_row}"
+
+    ctx, records = run_context(tmp_path / "slower", ["linear-learner"], max_candidates=2)
+    monkeypatch.setattr(tuning_module._Search, "_seconds_per_row", lambda self: 3000 / every_row)
+    assert TuningRunner().run(ctx) == "MaxCandidatesReached"
+    assert all("-trial-" in n for n in records)
