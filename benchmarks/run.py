@@ -100,10 +100,10 @@ def _keep_only_results(run_dir: Path) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-def machine() -> dict:
+def machine(module: str = "benchmarks.run") -> dict:
     memory_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
     return {"cores": os.cpu_count(), "memory_gib": round(memory_kb / 2 ** 20, 1), "platform": platform.platform(),
-            "python": platform.python_version(), "command": " ".join(["python -m benchmarks.run", *sys.argv[1:]])}
+            "python": platform.python_version(), "command": " ".join([f"python -m {module}", *sys.argv[1:]])}
 
 
 def main(argv: list[str] | None = None) -> int:
