@@ -171,7 +171,6 @@ class _Search:
         self.subsampled = len(train_rows) < len(ctx.dataset.y_train) or len(self.valid_rows) < len(
             ctx.dataset.y_valid)
         self.rows, self.sample = len(ctx.dataset.y_train), len(train_rows)
-        self.fit_s: dict[str, float] = {}  # finished trials of this worker: candidate -> seconds to fit
         self.data_path = ctx.dataset_path
         if self.subsampled:
             self.data_path = ctx.dataset_path.parent / f"tuning-{os.getpid()}.joblib"
@@ -195,32 +194,34 @@ class _Search:
         """Time to keep for the final fit when trials subsample: the best trial so far scaled to every row, at
         most a share of the budget (then the final fit takes the rows that share affords). When that share
         affords too few rows to matter, no final fit is planned and the trials keep the time."""
-        if not self.subsampled or not self.fit_s:
+        fit_s = self._best_fit_s() if self.subsampled else None
+        if fit_s is None:
             return 1.0
         reserve = REFIT_RESERVE_SHARE * self.ctx.budget.max_job_runtime_s
-        every_row_s = self._seconds_per_row() * self.rows
+        every_row_s = self._seconds_per_row(fit_s) * self.rows
         if every_row_s <= reserve:
             return every_row_s
-        return reserve if self._refit_rows(reserve) else 1.0
+        return reserve if self._refit_rows(reserve, fit_s) else 1.0
 
-    def _seconds_per_row(self) -> float:
-        """The best trial's fit time per training row on the job's threads (training time grows about linearly
-        with rows, and the final fit has every thread where a trial had one)."""
-        fit_s = self.fit_s.get(self._best_candidate(), max(self.fit_s.values()))
-        return fit_s / self.sample / max(1, self.ctx.threads())
-
-    def _refit_rows(self, seconds: float) -> int:
-        """Training rows for a final fit in `seconds`: every row when they fit, else as many as fit, or 0 when
-        that is under REFIT_MIN_GAIN times the trials' sample."""
-        if seconds >= self._seconds_per_row() * self.rows:
-            return self.rows
-        rows = int(REFIT_TIME_SHARE * seconds / self._seconds_per_row())
-        return rows if rows >= REFIT_MIN_GAIN * self.sample else 0
-
-    def _best_candidate(self) -> str | None:
+    def _best_fit_s(self) -> float | None:
+        """Seconds the best trial so far took to fit, whichever worker ran it (None before any finished)."""
         with self.lock:
             done = self.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
-            return self.study.best_trial.user_attrs.get("candidate") if done else None
+            best = self.study.best_trial.user_attrs.get("candidate") if done else None
+        return self.ctx.recorded().get(best, {}).get("fit_s") if best else None
+
+    def _seconds_per_row(self, fit_s: float) -> float:
+        """A trial's fit time per training row on the job's threads (training time grows about linearly with
+        rows, and the final fit has every thread where a trial had one)."""
+        return fit_s / self.sample / max(1, self.ctx.threads())
+
+    def _refit_rows(self, seconds: float, fit_s: float) -> int:
+        """Training rows for a final fit in `seconds` of a pipeline whose trial took `fit_s`: every row when
+        they fit, else as many as fit, or 0 when that is under REFIT_MIN_GAIN times the trials' sample."""
+        if seconds >= self._seconds_per_row(fit_s) * self.rows:
+            return self.rows
+        rows = int(REFIT_TIME_SHARE * seconds / self._seconds_per_row(fit_s))
+        return rows if rows >= REFIT_MIN_GAIN * self.sample else 0
 
     def _trials(self) -> str:
         while True:
@@ -264,7 +265,6 @@ class _Search:
         _, record = conclude(self.ctx, record, outcome, hard, cap)
         with self.lock:
             if record["status"] == "Completed":
-                self.fit_s[spec.name] = record["fit_s"]
                 self.study.tell(trial, record["objective_value"])
             else:
                 self.study.tell(trial, state=_state("FAIL"))
@@ -314,8 +314,8 @@ class _Search:
             return None
         best = self.study.best_trial
         source = best.user_attrs["candidate"]
-        # A best trial of another worker has no fit time here: it is refit on every row, within the time left.
-        rows = self._refit_rows(self.ctx.budget.remaining_s()) if self.fit_s else self.rows
+        fit_s = self._best_fit_s()
+        rows = self.rows if fit_s is None else self._refit_rows(self.ctx.budget.remaining_s(), fit_s)
         if not rows:
             return None  # too few rows would fit in time; the best trial (fitted on the sample) stays the answer
         pipeline = json.loads(read_bytes(self.ctx.output.definition(source)))  # exactly what the trial fitted

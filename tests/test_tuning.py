@@ -291,7 +291,7 @@ def test_the_final_fit_takes_the_rows_its_time_affords(tmp_path, monkeypatch):
     monkeypatch.setattr(tuning_module, "TUNING_ROWS", 40)
     ctx, records = run_context(tmp_path, ["linear-learner"], max_candidates=2)
     every_row = len(ctx.dataset.y_train)
-    monkeypatch.setattr(tuning_module._Search, "_seconds_per_row", lambda self: 300 / every_row)  # 300 s in all
+    monkeypatch.setattr(tuning_module._Search, "_seconds_per_row", lambda self, fit_s: 300 / every_row)  # 300 s in all
     assert TuningRunner().run(ctx) == "MaxCandidatesReached"
     refits = {n: r for n, r in records.items() if "-trial-" not in n}
     assert len(refits) == 1
@@ -302,6 +302,6 @@ def test_the_final_fit_takes_the_rows_its_time_affords(tmp_path, monkeypatch):
     assert refit["definition"]["TrainingRows"] == f"{refit['rows']} of {every_row}"
 
     ctx, records = run_context(tmp_path / "slower", ["linear-learner"], max_candidates=2)
-    monkeypatch.setattr(tuning_module._Search, "_seconds_per_row", lambda self: 3000 / every_row)
+    monkeypatch.setattr(tuning_module._Search, "_seconds_per_row", lambda self, fit_s: 3000 / every_row)
     assert TuningRunner().run(ctx) == "MaxCandidatesReached"
     assert all("-trial-" in n for n in records)
