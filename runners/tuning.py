@@ -194,7 +194,7 @@ class _Search:
         """Time to keep for the final fit when trials subsample: the best trial so far scaled to every row, at
         most a share of the budget (then the final fit takes the rows that share affords). When that share
         affords too few rows to matter, no final fit is planned and the trials keep the time."""
-        fit_s = self._best_fit_s() if self.subsampled else None
+        fit_s = self._best()[1] if self.subsampled else None
         if fit_s is None:
             return 1.0
         reserve = REFIT_RESERVE_SHARE * self.ctx.budget.max_job_runtime_s
@@ -203,12 +203,12 @@ class _Search:
             return every_row_s
         return reserve if self._refit_rows(reserve, fit_s) else 1.0
 
-    def _best_fit_s(self) -> float | None:
-        """Seconds the best trial so far took to fit, whichever worker ran it (None before any finished)."""
+    def _best(self) -> tuple[str | None, float | None]:
+        """The best trial so far, whichever worker ran it: its candidate and the seconds it took to fit."""
         with self.lock:
             done = self.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
             best = self.study.best_trial.user_attrs.get("candidate") if done else None
-        return self.ctx.recorded().get(best, {}).get("fit_s") if best else None
+        return (best, self.ctx.recorded().get(best, {}).get("fit_s")) if best else (None, None)
 
     def _seconds_per_row(self, fit_s: float) -> float:
         """A trial's fit time per training row on the job's threads (training time grows about linearly with
@@ -308,13 +308,9 @@ class _Search:
     def refit_best(self) -> str | None:
         """The best trial's pipeline trained on every training row, or on as many as the time left affords: the
         final candidate (it is the job's best only if it scores better than the trials on the same rows)."""
-        if not self.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),)):
+        source, fit_s = self._best()
+        if source is None or blocked(self.ctx, 0) in ("Stopped", "MaxAutoMLJobRuntimeReached"):
             return None
-        if blocked(self.ctx, 0) in ("Stopped", "MaxAutoMLJobRuntimeReached"):
-            return None
-        best = self.study.best_trial
-        source = best.user_attrs["candidate"]
-        fit_s = self._best_fit_s()
         rows = self.rows if fit_s is None else self._refit_rows(self.ctx.budget.remaining_s(), fit_s)
         if not rows:
             return None  # too few rows would fit in time; the best trial (fitted on the sample) stays the answer
