@@ -106,15 +106,6 @@ def suggest(trial, name: str, distribution):
     raise TypeError(f"{name}: unsupported distribution {distribution!r}")
 
 
-def contains(distribution, value) -> bool:
-    """Whether a fixed value (an algorithm's default) is a point of the declared distribution."""
-    from optuna.distributions import CategoricalDistribution
-
-    if isinstance(distribution, CategoricalDistribution):
-        return value in distribution.choices
-    return isinstance(value, (int, float)) and distribution.low <= value <= distribution.high
-
-
 def describe_distribution(distribution) -> dict:
     """A readable, JSON-able form of a search dimension for the candidate definitions."""
     from optuna.distributions import CategoricalDistribution

@@ -30,7 +30,7 @@ from runners import study as studies
 from runners.base import RunContext, Runner
 from runners.executors import LocalProcessExecutor
 from runners.launch import blocked, conclude, execute, start
-from runners.preprocessing import DEFAULT_OPTIONS, pipeline_space
+from runners.preprocessing import pipeline_space
 from runners.training import definition, fit_model, measure, save, soft_deadline, task_for
 
 TUNING_ROWS = 100_000
@@ -181,7 +181,6 @@ class _Search:
 
     def tune(self) -> str:
         self._fail_dead_trials()
-        self._enqueue_defaults()
         self.executor.warm()
         slots = max(1, self.ctx.threads())
         with ThreadPoolExecutor(slots) as pool:
@@ -190,21 +189,6 @@ class _Search:
             if reason in reasons:
                 return reason
         return "Completed"
-
-    def _enqueue_defaults(self) -> None:
-        """The first trials are each algorithm's default pipeline, in the plan's order (cheapest first): a known
-        good point per algorithm before TPE explores, as the ensembling mode starts from defaults too. A
-        resumed or joining worker finds them already in the study and adds none."""
-        for algorithm in self.plan.algorithms:
-            cls = algorithms.get(algorithm)
-            defaults = cls.default_params(self.task)
-            fixed = {f"{algorithm}:{k}": defaults[k] for k, d in cls.search_space(self.task).items()
-                     if studies.contains(d, defaults.get(k))}
-            fixed |= {f"{algorithm}:pre:{k}": DEFAULT_OPTIONS[k] for k, d in
-                      pipeline_space(cls.preprocessing, self.ctx.dataset.kinds).items()
-                      if studies.contains(d, DEFAULT_OPTIONS[k])}
-            with self.lock:
-                self.study.enqueue_trial({"algorithm": algorithm} | fixed, skip_if_exists=True)
 
     def _need_s(self) -> float:
         """Time to keep for the final fit when trials subsample: the best trial so far scaled to every row, at

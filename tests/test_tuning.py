@@ -305,20 +305,3 @@ def test_the_final_fit_takes_the_rows_its_time_affords(tmp_path, monkeypatch):
     monkeypatch.setattr(tuning_module._Search, "_seconds_per_row", lambda self, fit_s: 3000 / every_row)
     assert TuningRunner().run(ctx) == "MaxCandidatesReached"
     assert all("-trial-" in n for n in records)
-
-
-def test_the_search_starts_from_each_algorithms_defaults_once(tmp_path):
-    ctx, records = run_context(tmp_path, ["linear-learner", "xgboost"], max_candidates=3)
-    assert TuningRunner().run(ctx) == "MaxCandidatesReached"
-    study = studies.open_study(ctx.plan.study_storage, ctx.plan.name)
-    first, second = sorted(study.trials, key=lambda t: t.number)[:2]
-    assert first.params == {"algorithm": "linear-learner", "linear-learner:C": 1.0,
-                            "linear-learner:pre:imputer": "median", "linear-learner:pre:scaler": "standard"}
-    assert second.params["algorithm"] == "xgboost"
-    assert {k: second.params[f"xgboost:{k}"] for k in ("eta", "max_depth", "subsample", "lambda")} == {
-        "eta": 0.1, "max_depth": 6, "subsample": 1.0, "lambda": 1.0}
-    assert records["job-1-trial-000-linear-learner"]["definition"]["Hyperparameters"]["C"] == 1.0
-    assert records["job-1-trial-001-xgboost"]["status"] == "Completed"
-    _Search(ctx)._enqueue_defaults()  # what a resumed worker does first
-    assert not studies.open_study(ctx.plan.study_storage, ctx.plan.name).get_trials(
-        states=(optuna.trial.TrialState.WAITING,)), "the defaults are in the study once"
