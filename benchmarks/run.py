@@ -143,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{dataset['name']:>24} {framework:>26} {budget:>4}s  {row['status']:>11}  "
                               f"{main_score[0]}={main_score[1]:.4f}  fit {row.get('fit_s', 0):.1f}s"
                               + (f"  ({row['reason']})" if "reason" in row else ""), flush=True)
-    report = summarize(rows)
-    if any(r["framework"] == "automl_tuning" for r in rows):
+    ran = {r["framework"] for r in rows}
+    sides = [f for f in ("automl", "automl_tuning") if f in ran] or ["automl"]
+    report = summarize(rows, ours=sides[0])  # each of our modes that ran gets the W/T/L from its side
+    if len(sides) == 2:
         report += "\n# The same runs from the tuning mode's side\n\n" + summarize(rows, ours="automl_tuning")
     (args.out / "report.md").write_text(report)
     plot(rows, args.out / "normalized_score.png")
