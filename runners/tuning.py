@@ -40,6 +40,7 @@ REFIT_RESERVE_SHARE = 0.25  # at most this share of the job's budget is kept for
 REFIT_MIN_GAIN = 2  # a final fit on part of the rows is worth it from this many times the trials' rows
 REFIT_TIME_SHARE = 0.8  # of the time a partial final fit has: the rest covers loading and scoring
 OTHERS_POLL_S = 0.5
+RECORDED_END = {"Completed": "COMPLETE", "Stopped": "PRUNED", "Failed": "FAIL"}  # candidate status -> trial state
 
 
 @dataclass(frozen=True)
@@ -64,19 +65,13 @@ def run_trial(spec: TrialSpec, cls: type, dataset_path: Path, output: JobOutput,
     `cls` is the algorithm class resolved by the runner (pickled by reference into the child)."""
     began = time.time()
     dataset = joblib.load(dataset_path)
-    rungs = studies.Rungs(spec.storage, spec.study, spec.trial_id)
+    defn = definition(spec.name, spec.algorithm, spec.params, spec.options, dataset, spec.objective) | {
+        "Trial": spec.number}
     try:
-        model = fit_model(cls, spec.params, dataset.problem_type, dataset.kinds, dataset.classes, threads,
-                          (dataset.X_train, dataset.y_train, dataset.w_train),
-                          (dataset.X_valid, dataset.y_valid, dataset.w_valid), soft_deadline(began, hard_deadline),
-                          spec.options, rungs)
+        return _fit_and_save(cls, spec.params, spec.options, defn, dataset, output, threads, began, hard_deadline,
+                             studies.Rungs(spec.storage, spec.study, spec.trial_id))
     except Pruned as pruned:
         return {"pruned": str(pruned), "fit_s": time.time() - began}
-    fit_s = time.time() - began
-    measured, _ = measure(model, dataset, spec.objective)
-    defn = definition(spec.name, spec.algorithm, spec.params, spec.options, dataset, spec.objective)
-    return measured | save(output, defn | {"Fit": model.algorithm.describe_fit(), "Trial": spec.number},
-                           model) | {"fit_s": fit_s, "rows": len(dataset.y_train)}
 
 
 def refit(defn: dict, cls: type, full_path: Path, train_rows: np.ndarray | None, valid_rows: np.ndarray,
@@ -85,10 +80,18 @@ def refit(defn: dict, cls: type, full_path: Path, train_rows: np.ndarray | None,
     same validation rows the trials were scored on."""
     began = time.time()
     dataset = _subset(joblib.load(full_path), train_rows, valid_rows)
-    model = fit_model(cls, defn["Hyperparameters"], dataset.problem_type, dataset.kinds, dataset.classes, threads,
+    return _fit_and_save(cls, defn["Hyperparameters"], defn["Preprocessing"]["Options"], defn, dataset, output,
+                         threads, began, hard_deadline)
+
+
+def _fit_and_save(cls: type, params: dict, options: dict, defn: dict, dataset: Dataset, output: JobOutput,
+                  threads: int, began: float, hard_deadline: float, progress=None) -> dict:
+    """What a trial and the final fit share: the pipeline fitted on the training rows (stopping early on the
+    validation rows), scored on those, and saved with its definition."""
+    model = fit_model(cls, params, dataset.problem_type, dataset.kinds, dataset.classes, threads,
                       (dataset.X_train, dataset.y_train, dataset.w_train),
                       (dataset.X_valid, dataset.y_valid, dataset.w_valid), soft_deadline(began, hard_deadline),
-                      defn["Preprocessing"]["Options"])
+                      options, progress)
     fit_s = time.time() - began
     measured, _ = measure(model, dataset, defn["ObjectiveMetric"])
     return measured | save(output, defn | {"Fit": model.algorithm.describe_fit()}, model) | {
@@ -282,13 +285,10 @@ class _Search:
             algorithm = frozen.params.get("algorithm", "")
             name = frozen.user_attrs.get("candidate") or "-".join(
                 filter(None, (f"{self.plan.name}-trial-{frozen.number:03d}", algorithm)))
-            ended = recorded.get(name, {})
-            if ended.get("status") == "Completed":
-                self.study.tell(frozen.number, ended["objective_value"], skip_if_finished=True)
-                continue
-            if ended.get("status") in ("Stopped", "Failed"):
-                self.study.tell(frozen.number, state=_state("PRUNED" if ended["status"] == "Stopped" else "FAIL"),
-                                skip_if_finished=True)
+            status = recorded.get(name, {}).get("status")
+            if status in RECORDED_END:
+                value = recorded[name]["objective_value"] if status == "Completed" else None
+                self.study.tell(frozen.number, value, state=_state(RECORDED_END[status]), skip_if_finished=True)
                 continue
             self.study.tell(frozen.number, state=_state("FAIL"), skip_if_finished=True)
             started = frozen.datetime_start.timestamp() if frozen.datetime_start else time.time()
