@@ -131,6 +131,14 @@ class Client:
         scheduler.resume(self.store, AutoMLJobName)
         return {"AutoMLJobArn": JobPlan.from_json(self.store.job(AutoMLJobName).plan).arn}
 
+    def join_auto_ml_job(self, AutoMLJobName: str) -> str:
+        """Not a SageMaker operation: run trials for a running tuning job's study in this process, until the job
+        ends; returns why this worker ended."""
+        from automl.worker import join
+
+        validate_request("StopAutoMLJob", {"AutoMLJobName": AutoMLJobName})
+        return join(self.store, AutoMLJobName)
+
     def wait(self, name: str, timeout: float | None = None, poll_s: float = 1.0, on_poll=None) -> dict:
         """Block until the job reaches Completed, Failed or Stopped; return its final Describe."""
         deadline = None if timeout is None else time.time() + timeout

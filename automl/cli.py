@@ -212,9 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"resumed {args.name}", file=sys.stderr)
             return 0 if args.no_wait else _finish(client, args.name, None)
         if args.command == "join":
-            from automl.worker import join
-
-            reason = join(client.store, args.name)
+            reason = client.join_auto_ml_job(AutoMLJobName=args.name)
             print(f"{args.name}: this worker ended ({reason})", file=sys.stderr)
             return 0
         return _predict(client, args)

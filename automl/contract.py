@@ -126,9 +126,14 @@ def _check_string(shape, value, label: str) -> None:
 def _check_length(shape, length: int, label: str, unit: str) -> None:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     if low is not None and length < low:
-        raise field_error(label, f"must have at least {low} {unit}", length)
+        raise field_error(label, f"must have at least {_count(low, unit)}", length)
     if high is not None and length > high:
-        raise field_error(label, f"must have at most {high} {unit}", length)
+        raise field_error(label, f"must have at most {_count(high, unit)}", length)
+
+
+def _count(n: int, unit: str) -> str:
+    """Singular for one (`unit` is given in the plural): 1 character, 32 characters."""
+    return f"{n} {unit[:-1] if n == 1 else unit}"
 
 
 def _check_range(shape, number, label: str) -> None:

@@ -51,7 +51,7 @@ def test_ranges_lengths_and_types():
     body = request("/d.csv", AutoMLJobConfig={"CandidateGenerationConfig": {"AlgorithmsConfig": [
         {"AutoMLAlgorithms": ["xgboost"]}, {"AutoMLAlgorithms": ["lightgbm"]}]}})
     assert error_of(body) == ("AutoMLJobConfig.CandidateGenerationConfig.AlgorithmsConfig: must have at most 1 "
-                              "items; got 2")
+                              "item; got 2")
 
 
 def test_role_arn_pattern():

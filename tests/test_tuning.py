@@ -234,9 +234,9 @@ def test_two_workers_share_one_study(sm, home, tmp_path):
     assert {t.state.name for t in counted} <= {"COMPLETE", "PRUNED"}
     assert len(trials(sm, "shared")) == 8
     with pytest.raises(ValidationException, match="only a running job can be joined; the job is Completed"):
-        from automl.worker import join
-
-        join(sm.store, "shared")
+        sm.join_auto_ml_job(AutoMLJobName="shared")
+    with pytest.raises(ValidationException, match="AutoMLJobName: must have at least 1 character; got 0"):
+        sm.join_auto_ml_job(AutoMLJobName="")
 
 
 def test_auto_mode_at_the_size_boundary_and_definitions_only(sm, tmp_path, monkeypatch):
