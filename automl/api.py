@@ -27,7 +27,7 @@ from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, 
 from automl.problem import Mode
 from automl.spec import JobPlan, resolve
 from automl.store import TERMINAL, Store, name_in_use
-from runners.study import storage, storage_url
+from runners.study import create_storage, storage_url
 
 STATUS_ORDER = {"InProgress": 0, "Stopping": 1, "Stopped": 2, "Failed": 3, "Completed": 4}
 
@@ -52,7 +52,7 @@ class Client:
         plan = resolve(request)
         if plan.mode is Mode.HYPERPARAMETER_TUNING:
             plan = replace(plan, study_storage=storage_url(self.store.root, name))
-            storage(plan.study_storage)  # its tables, made once here: workers starting together would race
+            create_storage(plan.study_storage)
         scheduler.admit(self.store)
         if plan.training_bytes + plan.validation_bytes <= create_analysis_limit_bytes():
             dataset = load_dataset(plan)

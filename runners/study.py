@@ -12,6 +12,7 @@ import socket
 from pathlib import Path
 
 from algorithms.base import Pruned
+from automl.errors import field_error
 
 SEED = 0
 # Progress steps (percent of an algorithm's full resource) before the first rung: at 3 (30 rounds, 3 epochs)
@@ -21,10 +22,11 @@ REDUCTION_FACTOR = 3
 RUNGS = (9, 27, 81)  # MIN_RESOURCE * REDUCTION_FACTOR ** k: the only steps the pruner can judge
 STARTUP_TRIALS = 10  # random trials before TPE models the good and bad regions
 SQLITE_TIMEOUT_S = 60
+STORAGE_SETTING = "AUTOML_TUNING_STORAGE"
 
 
 def storage_url(home: Path, job: str) -> str:
-    configured = os.environ.get("AUTOML_TUNING_STORAGE")
+    configured = os.environ.get(STORAGE_SETTING)
     if configured:
         return configured
     folder = Path(home) / "studies"
@@ -37,6 +39,19 @@ def storage(url: str):
 
     engine = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else None
     return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+
+
+def create_storage(url: str) -> None:
+    """Makes the study's tables once, when the job is created (workers starting together would race). A URL
+    that no installed driver can open, or a server that cannot be reached, is the user's setting to fix."""
+    try:
+        storage(url)
+    except Exception as exc:  # sqlalchemy's, a driver's or a connection's error: each means the same to a user
+        setting = STORAGE_SETTING if os.environ.get(STORAGE_SETTING) else "AUTOML_HOME"
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        raise field_error(setting, "must lead to a study storage optuna can open (sqlite:///PATH, or an RDB URL "
+                          f"whose driver is installed and whose server answers); {type(exc).__name__}: "
+                          f"{detail}") from None
 
 
 def pruner():

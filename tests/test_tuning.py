@@ -216,6 +216,15 @@ def test_a_dead_workers_trials_keep_what_it_recorded(tmp_path):
     assert records[f"{ctx.plan.name}-trial-000-linear-learner"]["objective_value"] == 0.93
 
 
+def test_a_study_storage_that_cannot_be_opened_refuses_the_job(sm, tmp_path, monkeypatch):
+    body = request(BREAST_CANCER, name="nowhere", output=tmp_path / "out", AutoMLJobConfig=tuning("xgboost"))
+    for url, why in (("nosuchdb://host/db", "NoSuchModuleError"), ("not a url", "ArgumentError")):
+        monkeypatch.setenv("AUTOML_TUNING_STORAGE", url)
+        with pytest.raises(ValidationException, match=f"^AUTOML_TUNING_STORAGE: must lead to a study storage .*{why}"):
+            sm.create_auto_ml_job(**body)
+    assert sm.list_auto_ml_jobs()["AutoMLJobSummaries"] == [], "nothing stored for a refused job"
+
+
 def test_two_workers_share_one_study(sm, home, tmp_path):
     body = request(BREAST_CANCER, name="shared", output=tmp_path / "out",
                    AutoMLJobConfig=tuning("mlp", MaxCandidates=8))
