@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from automl import errors, responses, scheduler
+from automl import errors, responses, scheduler, settings
 from automl.artifacts import load_model
 from automl.channels import read_any
 from automl.contract import validate_request
@@ -44,6 +44,7 @@ class Client:
 
     def create_auto_ml_job(self, **request) -> dict:
         validate_request("CreateAutoMLJob", request)
+        settings.check()  # the worker inherits this environment
         name = request["AutoMLJobName"]
         try:
             raise name_in_use(self.store.job(name).name)  # before reading any data; insert checks again

@@ -5,12 +5,12 @@ larger data is analysed by the worker, whose job then fails with the same messag
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from automl import settings
 from automl.channels import read_frame
 from automl.columns import ColumnKind, coerce, resolve_kinds, select_features
 from automl.errors import field_error
@@ -21,7 +21,7 @@ MIN_TRAINING_ROWS = 500
 
 
 def create_analysis_limit_bytes() -> int:
-    return int(os.environ.get("AUTOML_CREATE_ANALYSIS_BYTES", 256 * 1024 ** 2))
+    return settings.value("AUTOML_CREATE_ANALYSIS_BYTES")
 
 
 @dataclass

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+from automl import settings
 from automl.errors import ResourceLimitExceeded, field_error
 from automl.processes import alive, process_start
 from automl.store import Store
@@ -21,7 +22,7 @@ WORKER_LOST = ("the worker process", "the worker sent no heartbeat")  # how reap
 
 
 def max_running_jobs() -> int:
-    return max(1, int(os.environ.get("AUTOML_MAX_RUNNING_JOBS", "2")))
+    return settings.value("AUTOML_MAX_RUNNING_JOBS")
 
 
 def queueing() -> bool:
@@ -29,7 +30,7 @@ def queueing() -> bool:
 
 
 def heartbeat_timeout_s() -> float:
-    return float(os.environ.get("AUTOML_HEARTBEAT_TIMEOUT_S", "120"))
+    return settings.value("AUTOML_HEARTBEAT_TIMEOUT_S")
 
 
 def _running(store: Store) -> list:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import algorithms
 from automl import budget as budget_defaults
+from automl import settings
 from automl.channels import CONTENT_TYPES, CSV, ChannelSource, filesystem, list_objects, read_header
 from automl.columns import FeatureSpec, check_spec_against_header, parse_feature_spec
 from automl.errors import field_error
@@ -27,7 +28,7 @@ CRITERIA_PATH = "AutoMLJobConfig.CompletionCriteria"
 
 def auto_mode_threshold_bytes() -> int:
     """AUTO picks ENSEMBLING below this much training data and HYPERPARAMETER_TUNING at or above it."""
-    return int(os.environ.get("AUTOML_AUTO_MODE_THRESHOLD_BYTES", 100 * 1024 ** 2))
+    return settings.value("AUTOML_AUTO_MODE_THRESHOLD_BYTES")
 
 
 def job_arn(name: str) -> str:

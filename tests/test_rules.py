@@ -124,6 +124,18 @@ def test_auto_mode_resolves_by_training_size(train_csv, monkeypatch):
     assert resolve(request(train_csv)).mode.value == "HYPERPARAMETER_TUNING"
 
 
+def test_numeric_settings_are_checked_where_the_job_is_created(sm, train_csv, monkeypatch):
+    for name, bad, rule in (("AUTOML_AUTO_MODE_THRESHOLD_BYTES", "100MB", "a whole number of at least 0"),
+                            ("AUTOML_CREATE_ANALYSIS_BYTES", "-1", "a whole number of at least 0"),
+                            ("AUTOML_MAX_RUNNING_JOBS", "0", "a whole number of at least 1"),
+                            ("AUTOML_HEARTBEAT_TIMEOUT_S", "soon", "a number of at least 1")):
+        with monkeypatch.context() as patched, pytest.raises(ValidationException) as info:
+            patched.setenv(name, bad)
+            sm.create_auto_ml_job(**request(train_csv))
+        assert info.value.message == f"{name}: must be {rule}; got {bad!r}"
+    assert sm.list_auto_ml_jobs()["AutoMLJobSummaries"] == [], "nothing stored for a refused job"
+
+
 def test_validation_fraction_rules(sm, train_csv):
     path = "AutoMLJobConfig.DataSplitConfig.ValidationFraction"
     for value in (0, 1):
