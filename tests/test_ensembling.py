@@ -97,6 +97,21 @@ def test_planner_shares_time_by_cost_and_picks_the_folds_it_can_afford(monkeypat
     assert Planner.memory_verdict(algorithms.get("lightgbm"), 10_000, 10, {}, 5) == ({}, None)
 
 
+def test_forest_trees_are_capped_in_leaves_and_planned_so():
+    """On large data a fully grown tree has about one leaf per row: the cap keeps a bag's memory and disk bounded
+    (a 200k-row extra-trees bag took 5.4 GB while fitting without it), and the planner counts with the cap."""
+    from algorithms.base import Task
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40_000, 4))
+    forest = algorithms.get("extra-trees")(Task(ProblemType.REGRESSION, 0), {"n_estimators": 2})
+    forest.fit(X, X @ np.arange(1.0, 5.0) + rng.normal(size=len(X)))
+    assert [tree.get_n_leaves() for tree in forest.model_.estimators_] == [15_000, 15_000]
+    params = forest.resolved_params | {"n_estimators": 300}
+    capped = forest.memory_bytes(1_000_000, 10, params)
+    assert capped < forest.memory_bytes(1_000_000, 10, params | {"max_leaf_nodes": None}) / 5
+
+
 def test_per_candidate_limit_ends_a_bag_and_the_job_goes_on(tmp_path, monkeypatch):
     monkeypatch.setitem(algorithms.REGISTRY, "xgboost", Stubborn)
     ctx, records = run_context(tmp_path, ["xgboost", "lightgbm"], per_candidate_s=5, mode="ENSEMBLING")
