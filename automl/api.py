@@ -13,7 +13,6 @@ import hashlib
 import json
 import time
 import types
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -24,10 +23,9 @@ from automl.channels import read_any
 from automl.contract import validate_request
 from automl.dataset import create_analysis_limit_bytes, load_dataset
 from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error
-from automl.problem import Mode
 from automl.spec import JobPlan, resolve
 from automl.store import TERMINAL, Store, name_in_use
-from runners.study import create_storage, storage_url
+from runners import runner_for
 
 STATUS_ORDER = {"InProgress": 0, "Stopping": 1, "Stopped": 2, "Failed": 3, "Completed": 4}
 
@@ -51,9 +49,7 @@ class Client:
         except ResourceNotFound:
             pass
         plan = resolve(request)
-        if plan.mode is Mode.HYPERPARAMETER_TUNING:
-            plan = replace(plan, study_storage=storage_url(self.store.root, name))
-            create_storage(plan.study_storage)
+        plan = runner_for(plan.mode).prepare(plan, self.store.root)
         scheduler.admit(self.store)
         if plan.training_bytes + plan.validation_bytes <= create_analysis_limit_bytes():
             dataset = load_dataset(plan)

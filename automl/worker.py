@@ -5,6 +5,7 @@ the mode's runner and writes the outputs. Any error ends the job Failed with a r
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -25,12 +26,15 @@ from automl.responses import describe
 from automl.spec import JobPlan
 from automl.store import Store
 from automl.summary import definitions_markdown
+from runners import runner_for
 from runners.base import RunContext
-from runners.ensembling import EnsemblingRunner
-from runners.tuning import TuningRunner
 from runners.training import save_dataset
+from runners.tuning import TuningRunner
 
 HEARTBEAT_S = 1.0
+LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+log = logging.getLogger("automl.worker")
 
 ENDINGS = {
     "Completed": ("Completed", "Completed"),
@@ -68,19 +72,34 @@ class Watch:
             self._beat()
 
 
+def stage(store: Store, name: str, status: str, secondary: str, **fields) -> bool:
+    """A status change of the job, logged."""
+    moved = store.transition(name, status, secondary, **fields)
+    if moved:
+        log.info("%s: %s/%s", name, status, secondary)
+    return moved
+
+
 def run_job(store: Store, name: str, watch: Watch) -> None:
     job = store.job(name)
     plan = JobPlan.from_json(job.plan)
     budget = job_budget(job, plan)
-    store.transition(name, "InProgress", "AnalyzingData")
+    log.info("%s: worker %d started; mode %s, MaxAutoMLJobRuntimeInSeconds %d (%.1f s left), "
+             "MaxRuntimePerTrainingJobInSeconds %d, MaxCandidates %s", name, os.getpid(), plan.mode.value,
+             plan.max_job_runtime_s, budget.remaining_s(), plan.max_runtime_per_candidate_s, plan.max_candidates)
+    stage(store, name, "InProgress", "AnalyzingData")
     dataset = load_dataset(plan)
     if plan.problem_type is None:
         plan = plan.with_problem(dataset.problem_type)
         store.update_job(name, plan=plan.to_json())
+    log.info("%s: %d training and %d validation rows (%s), %d features, %s, objective %s; %d rows excluded",
+             name, len(dataset.y_train), len(dataset.y_valid),
+             "validation channel" if dataset.validation_given else "split off the training channel",
+             len(dataset.kinds), dataset.problem_type.value, plan.objective, dataset.excluded_rows)
     if watch.stop.is_set():
         return finish(store, plan, "Stopped")
-    store.transition(name, "InProgress", "FeatureEngineering")
-    runner = EnsemblingRunner() if plan.mode is Mode.ENSEMBLING else TuningRunner()
+    stage(store, name, "InProgress", "FeatureEngineering")
+    runner = runner_for(plan.mode)()
     dataset_path = scratch_dir(store, name) / "dataset.joblib"
     save_dataset(dataset, dataset_path)
     ctx = run_context(store, plan, dataset, dataset_path, budget, watch.stop.is_set)
@@ -90,9 +109,9 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
         write_json(ctx.output.candidate_definitions, definitions)
         write_bytes(ctx.output.candidate_summary,
                     definitions_markdown(plan.name, plan.mode.value, definitions).encode())
-        store.transition(name, "Completed", "CandidateDefinitionsGenerated")
+        stage(store, name, "Completed", "CandidateDefinitionsGenerated")
         return write_json(ctx.output.describe, describe(store.job(name), []))
-    store.transition(name, "InProgress", runner.secondary_status)
+    stage(store, name, "InProgress", runner.secondary_status)
     reason = runner.run(ctx)
     finish(store, plan, "Stopped" if watch.stop.is_set() else reason)
 
@@ -102,9 +121,25 @@ def run_context(store: Store, plan: JobPlan, dataset, dataset_path: Path, budget
     """What a runner sees of the job: its candidates are read from and written to this store."""
     return RunContext(plan=plan, dataset=dataset, dataset_path=dataset_path, budget=budget,
                       output=JobOutput(plan.job_output), should_stop=should_stop,
-                      record=lambda record: store.put_candidate(plan.name, record),
+                      record=lambda record: record_candidate(store, plan.name, record),
                       recorded=lambda: {c["name"]: c for c in store.candidates(plan.name)},
                       threads=lambda: fair_share_threads(store))
+
+
+def record_candidate(store: Store, job: str, record: dict) -> None:
+    """Store a candidate's record, and log its start and its end."""
+    store.put_candidate(job, record)
+    if record["status"] == "InProgress":
+        log.info("%s: candidate %s (%s) started", job, record["name"], record["algorithm"])
+        return
+    took = record.get("end_time", time.time()) - record["creation_time"]
+    if record.get("objective_value") is not None and record["status"] == "Completed":
+        objective = record["definition"].get("ObjectiveMetric") if record.get("definition") else None
+        log.info("%s: candidate %s Completed in %.1f s, %s %.6g", job, record["name"], took, objective or "objective",
+                 record["objective_value"])
+    else:
+        log.info("%s: candidate %s %s in %.1f s%s", job, record["name"], record["status"], took,
+                 f": {record['failure_reason']}" if record.get("failure_reason") else "")
 
 
 class JobEnded:
@@ -184,12 +219,17 @@ def finish(store: Store, plan: JobPlan, reason: str) -> None:
         status, secondary = "Failed", "Failed"
         fields["failure_reason"] = (f"no candidate finished ({reason}): {reasons}" if reasons else
                                     f"no candidate finished ({reason})")
-    store.transition(plan.name, status, secondary, only_from=("InProgress", "Stopping"), **fields)
+    stage(store, plan.name, status, secondary, only_from=("InProgress", "Stopping"), **fields)
+    if best is not None:
+        log.info("%s: best candidate %s, %s %.6g", plan.name, best["name"], plan.objective, best["objective_value"])
+    elif fields.get("failure_reason"):
+        log.error("%s: %s", plan.name, fields["failure_reason"])
     write_json(output.describe, describe(store.job(plan.name), store.candidates(plan.name)))
 
 
 def fail(store: Store, name: str, reason: str) -> None:
-    store.transition(name, "Failed", "Failed", only_from=("InProgress", "Stopping"), failure_reason=reason[:1024])
+    log.error("%s: Failed: %s", name, reason)
+    stage(store, name, "Failed", "Failed", only_from=("InProgress", "Stopping"), failure_reason=reason[:1024])
     job = store.job(name)
     try:
         write_json(JobOutput(JobPlan.from_json(job.plan).job_output).describe, describe(job, store.candidates(name)))
@@ -199,6 +239,7 @@ def fail(store: Store, name: str, reason: str) -> None:
 
 def main(argv: list[str]) -> int:
     name = argv[0]
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)  # the job's log file
     store = Store()
     try:
         with Watch(store, name) as watch:
@@ -206,7 +247,7 @@ def main(argv: list[str]) -> int:
     except AutoMLError as exc:
         fail(store, name, exc.message)
     except Exception as exc:
-        traceback.print_exc()
+        log.exception("%s: internal error", name)
         fail(store, name, "internal error: " + "".join(traceback.format_exception_only(type(exc), exc)).strip())
     finally:
         shutil.rmtree(scratch_dir(store, name), ignore_errors=True)

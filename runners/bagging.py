@@ -142,6 +142,23 @@ def fit_folds(defn: dict, cls: type, scratch: Scratch, folds: list[int], soft_en
     return result | _assemble(defn | {"FoldFacts": facts}, data, scratch, output)
 
 
+@dataclass(frozen=True)
+class FitFolds:
+    """The executor's task for `fit_folds`."""
+
+    definition: dict
+    algorithm: type
+    scratch: Scratch
+    folds: tuple[int, ...]
+    soft_end: float
+    output: JobOutput
+    threads: int
+
+    def run(self, deadline: float) -> dict:
+        return fit_folds(self.definition, self.algorithm, self.scratch, list(self.folds), self.soft_end,
+                         self.output, self.threads, deadline)
+
+
 def _rows(data: LayerData, rows: np.ndarray) -> tuple:
     return data.X.iloc[rows], data.y[rows], None if data.w is None else data.w[rows]
 
@@ -201,6 +218,20 @@ def fit_full(defn: dict, cls: type, scratch: Scratch, output: JobOutput, threads
     return result | speed(model, frame) | save(output, defn | {"Fit": model.algorithm.describe_fit()}, model)
 
 
+@dataclass(frozen=True)
+class FitFull:
+    """The executor's task for `fit_full`."""
+
+    definition: dict
+    algorithm: type
+    scratch: Scratch
+    output: JobOutput
+    threads: int
+
+    def run(self, deadline: float) -> dict:
+        return fit_full(self.definition, self.algorithm, self.scratch, self.output, self.threads, deadline)
+
+
 def _validation_metrics(model, data: LayerData, objective: str) -> dict:
     if data.X_score is None:
         return {}
@@ -209,10 +240,19 @@ def _validation_metrics(model, data: LayerData, objective: str) -> dict:
     return {"metrics": metrics, "objective_value": metrics[objective]}
 
 
-def save_full_ensemble(name: str, defn: dict, members: dict[str, str], weights: dict[str, float],
-                       speeds: dict[str, dict], scratch: Scratch, output: JobOutput, hard_deadline: float) -> dict:
-    """The refit members under the bagged ensemble's weights."""
-    data: LayerData = joblib.load(scratch.layer(1))
-    model = StackModel(data.problem_type, data.classes, [members], weights)
-    return {"fit_s": 0.0, **_validation_metrics(model, data, defn["ObjectiveMetric"]),
-            **stack_speed([members], weights, speeds)} | save(output, defn, model)
+@dataclass(frozen=True)
+class SaveFullEnsemble:
+    """The executor's task: the refit members under the bagged ensemble's weights."""
+
+    definition: dict
+    members: dict[str, str]
+    weights: dict[str, float]
+    speeds: dict[str, dict]
+    scratch: Scratch
+    output: JobOutput
+
+    def run(self, deadline: float) -> dict:
+        data: LayerData = joblib.load(self.scratch.layer(1))
+        model = StackModel(data.problem_type, data.classes, [self.members], self.weights)
+        return {"fit_s": 0.0, **_validation_metrics(model, data, self.definition["ObjectiveMetric"]),
+                **stack_speed([self.members], self.weights, self.speeds)} | save(self.output, self.definition, model)

@@ -34,6 +34,12 @@ class RunContext:
 class Runner(ABC):
     secondary_status: ClassVar[str]  # the AutoMLJobSecondaryStatus while it trains
 
+    @classmethod
+    def prepare(cls, plan: JobPlan, home: Path) -> JobPlan:
+        """Called by CreateAutoMLJob before the job is stored (`home` is the store's folder): what the mode sets
+        up once for all its workers. A refusal here is a ValidationException, and nothing is stored."""
+        return plan
+
     @abstractmethod
     def definitions(self, ctx: RunContext) -> list[dict]:
         """The candidate definitions this runner would train, in order (GenerateCandidateDefinitionsOnly)."""

@@ -4,6 +4,7 @@ The weights are the selection counts; the ensemble is saved and scored as one mo
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import joblib
 import numpy as np
@@ -40,6 +41,23 @@ def select_weights(predictions: list[np.ndarray], score, deadline: float | None 
 def _objective_score(objective: str, problem_type, positive_index: int, y, w):
     metric = METRICS[objective]
     return lambda p: -metric.sort_key(metric.fn(y, p, w, positive_index))
+
+
+@dataclass(frozen=True)
+class StackEnsemble:
+    """The executor's task for `fit_stack_ensemble`."""
+
+    name: str
+    layers: list[dict[str, str]]
+    members: list[str]
+    speeds: dict[str, dict]
+    scratch: Scratch
+    output: JobOutput
+    objective: str
+
+    def run(self, deadline: float) -> dict:
+        return fit_stack_ensemble(self.name, self.layers, self.members, self.speeds, self.scratch, self.output,
+                                  self.objective, deadline)
 
 
 def fit_stack_ensemble(name: str, layers: list[dict[str, str]], members: list[str], speeds: dict[str, dict],

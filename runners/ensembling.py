@@ -16,10 +16,10 @@ import time
 import numpy as np
 
 import algorithms
-from runners.bagging import Scratch, first_layer, fit_folds, fit_full, fold_count, next_layer, save_full_ensemble
+from runners.bagging import FitFolds, FitFull, SaveFullEnsemble, Scratch, first_layer, fold_count, next_layer
 from runners.base import Runner, RunContext
-from runners.ensemble import fit_stack_ensemble
-from runners.executors import LocalProcessExecutor
+from runners.ensemble import StackEnsemble
+from runners.executors import LocalProcessExecutor, OutcomeStatus
 from runners.launch import blocked, conclude, execute, start, train
 from runners.planner import Planner, finish_reserve_s
 from runners.training import task_for
@@ -156,10 +156,10 @@ class _Job:
         cap = self.planner.training_end() + CAP_GRACE_S
         defn = defn | {"Bagging": defn["Bagging"] | {"FoldsFitted": 1}}
         record = record | {"definition": defn}
-        outcome, hard = execute(self.ctx, self.executor, record, fit_folds,
-                                (defn, cls, self.scratch, [0], soft_end, self.ctx.output, self.ctx.threads()),
+        outcome, hard = execute(self.ctx, self.executor, record,
+                                FitFolds(defn, cls, self.scratch, (0,), soft_end, self.ctx.output, self.ctx.threads()),
                                 cap)
-        if outcome.status != "Completed":
+        if outcome.status is not OutcomeStatus.COMPLETED:
             ended, record = conclude(self.ctx, record, outcome, hard, cap)
             self.records.append(record)
             return defn, record, ended
@@ -178,9 +178,9 @@ class _Job:
     def _bag(self, defn: dict, cls, record: dict, folds: list[int], soft_end: float) -> str | None:
         defn = defn | {"Bagging": defn["Bagging"] | {"FoldsFitted": len(self.layer1.scored_folds)}}
         record = record | {"definition": defn}
-        ended, record = train(self.ctx, self.executor, record, fit_folds,
-                              (defn, cls, self.scratch, folds, soft_end, self.ctx.output, self.ctx.threads()),
-                              self.planner.training_end() + CAP_GRACE_S)
+        ended, record = train(self.ctx, self.executor, record,
+                              FitFolds(defn, cls, self.scratch, tuple(folds), soft_end, self.ctx.output,
+                                       self.ctx.threads()), self.planner.training_end() + CAP_GRACE_S)
         self.records.append(record)
         return ended
 
@@ -214,9 +214,9 @@ class _Job:
             defn["StackedOnSpeed"] = {k: sum(r[k] for r in bags1) for k in ("predict_s_per_1k", "inference_latency_s")}
             record = start(self.ctx, defn["CandidateName"], algorithm, defn)
             soft_end = self.planner.soft_end(algorithm, [r["algorithm"] for r in ranked[i:]], record["creation_time"])
-            ended, record = train(self.ctx, self.executor, record, fit_folds,
-                                  (defn, cls, self.scratch, list(range(self.k)), soft_end, self.ctx.output,
-                                   self.ctx.threads()), self.planner.training_end() + CAP_GRACE_S)
+            ended, record = train(self.ctx, self.executor, record,
+                                  FitFolds(defn, cls, self.scratch, tuple(range(self.k)), soft_end, self.ctx.output,
+                                           self.ctx.threads()), self.planner.training_end() + CAP_GRACE_S)
             self.records.append(record)
             if ended:
                 return ended
@@ -230,9 +230,9 @@ class _Job:
             return why, None
         name = f"{self.ctx.plan.name}-{label}"
         record = start(self.ctx, name, "weighted-ensemble", {"CandidateName": name, "Level": len(layers) + 1})
-        ended, record = train(self.ctx, self.executor, record, fit_stack_ensemble,
-                              (name, layers, members, self._speeds(), self.scratch, self.ctx.output,
-                               self.ctx.plan.objective), self.planner.training_end())
+        ended, record = train(self.ctx, self.executor, record,
+                              StackEnsemble(name, layers, members, self._speeds(), self.scratch, self.ctx.output,
+                                            self.ctx.plan.objective), self.planner.training_end())
         self.records.append(record)
         return ended, record if record["status"] == "Completed" else None
 
@@ -259,8 +259,8 @@ class _Job:
                 "RefitOf": member["name"], "Bagging": None}
             defn.pop("FoldFacts", None)
             record = start(self.ctx, defn["CandidateName"], member["algorithm"], defn)
-            ended, record = train(self.ctx, self.executor, record, fit_full,
-                                  (defn, cls, self.scratch, self.ctx.output, self.ctx.threads()),
+            ended, record = train(self.ctx, self.executor, record,
+                                  FitFull(defn, cls, self.scratch, self.ctx.output, self.ctx.threads()),
                                   self.planner.training_end())
             record = self._scored_as(record, member)
             self.records.append(record)
@@ -275,9 +275,10 @@ class _Job:
             "ProblemType"), "ObjectiveMetric": self.ctx.plan.objective, "Level": 2, "Members": weights,
             "RefitOf": ensemble["name"]}
         record = start(self.ctx, name, "weighted-ensemble", defn)
-        ended, record = train(self.ctx, self.executor, record, save_full_ensemble,
-                              (name, defn, {r["name"]: r["model_uri"] for r in refits.values()}, weights,
-                               self._speeds(), self.scratch, self.ctx.output), self.planner.training_end())
+        ended, record = train(self.ctx, self.executor, record,
+                              SaveFullEnsemble(defn, {r["name"]: r["model_uri"] for r in refits.values()}, weights,
+                                               self._speeds(), self.scratch, self.ctx.output),
+                              self.planner.training_end())
         self.records.append(self._scored_as(record, ensemble))
         return ended
 

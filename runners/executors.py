@@ -1,21 +1,38 @@
-"""Runs one task in a child process with a hard deadline, so a stop or a time limit ends it within a second.
+"""Where a runner's tasks run: the `Executor` contract, and the local one that runs each task in a child
+process with a hard deadline, so a stop or a time limit ends it within a second.
 
-Children come from a fork server: a clean process started before any model ran, so OpenMP (LightGBM,
-XGBoost), which hangs in a child forked from a process that already used it, always starts fresh. The task
-is a module-level function with picklable arguments (pass large data as a file path); only its small
-result (a dict) comes back.
+The contract (a Dask executor implements the same, in a later module):
+
+- `warm()` is called once by a runner before the first candidate's clock runs: start what is slow to start
+  (here a fork server that imports the preloaded modules; for a cluster, connecting to the scheduler).
+- `submit(task, *, deadline)` is called from the runner's process, from any of its threads, once per unit
+  of work (a bag's folds, a refit, an ensemble's selection, a tuning trial). It returns at once with a
+  `Future` whose `result()` is the task's `Outcome`. A task's failure, stop or timeout is an Outcome, never
+  an exception from `result()`. `deadline` is an absolute `time.time()`: at that instant the task's process
+  is ended and the Outcome is TimedOut, so the deadline holds even for code that ignores its own.
+- A task is a small frozen dataclass that pickles by value: parameters, an algorithm class (by reference),
+  and locations, never a frame or a model. Its `run(deadline)` runs in the executor's worker process and
+  returns a small JSON-able dict (the candidate's facts). The data it reads (the saved dataset, a stack
+  layer) and the scratch and output it writes are locations that every worker can reach: for the local
+  executor a folder of this machine; for a cluster a shared folder or an `s3://` prefix.
+- `should_stop()` (given when the executor is made) is polled while tasks run: once it is true every
+  running task is ended and its Outcome is Stopped.
 """
 from __future__ import annotations
 
 import ctypes
 import multiprocessing
 import os
+import logging
 import signal
+import sys
 import threading
 import time
 import traceback
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Callable
+from enum import Enum
+from typing import Any, Callable, Protocol
 
 from automl.processes import alive
 
@@ -23,12 +40,33 @@ POLL_S = 0.2
 OWNER_POLL_S = 0.5
 PR_SET_PDEATHSIG = 1
 
+log = logging.getLogger(__name__)
 
-@dataclass
+
+class Task(Protocol):
+    def run(self, deadline: float) -> dict:
+        """The work, in the executor's process; `deadline` is the hard end (stop a little before it)."""
+
+
+class OutcomeStatus(str, Enum):
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+    TIMED_OUT = "TimedOut"
+
+
+@dataclass(frozen=True)
 class Outcome:
-    status: str  # Completed | Failed | Stopped | TimedOut
+    status: OutcomeStatus
     result: Any = None
-    error: str | None = None
+    error: str | None = None  # one readable line
+    traceback: str | None = None  # the full one, for the job's log
+
+
+class Executor(Protocol):
+    def warm(self) -> list[str]: ...
+
+    def submit(self, task: Task, *, deadline: float) -> Future: ...
 
 
 def _die_with_parent() -> None:
@@ -48,58 +86,97 @@ def _watch_owner(owner: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _child(fn: Callable[..., Any], args: tuple, owner: int, conn) -> None:
+def _child(task: Task, deadline: float, owner: int, conn) -> None:
     _die_with_parent()
     _watch_owner(owner)
     try:
-        conn.send(("ok", fn(*args)))
+        conn.send(("ok", task.run(deadline)))
     except BaseException as exc:  # the child reports every failure; the parent decides
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        conn.send(("error", detail))
+        line = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        conn.send(("error", (line, traceback.format_exc())))
     finally:
         conn.close()
 
 
-def _nothing() -> None:
-    return None
+@dataclass(frozen=True)
+class Warm:
+    """The task that starts the fork server, and says which preloaded modules its children lack."""
+
+    preload: tuple[str, ...]
+
+    def run(self, deadline: float) -> dict:
+        return {"missing": [m for m in self.preload if m not in sys.modules]}
 
 
 class LocalProcessExecutor:
+    """Each task in a child of a fork server: a clean process started before any model ran, so OpenMP
+    (LightGBM, XGBoost), which hangs in a child forked from a process that already used it, always starts
+    fresh. `preload` names the modules the fork server imports once, so that a child starts in milliseconds
+    instead of importing the engine again."""
+
     def __init__(self, should_stop: Callable[[], bool], preload: tuple[str, ...] = ()):
         self.should_stop = should_stop
+        self.preload = tuple(preload)
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(list(preload))
 
-    def warm(self) -> None:
-        """Start the fork server (it imports the preloaded modules: a second or two) before any candidate's
-        clock runs."""
-        self.run(_nothing, (), time.time() + 60)
+    def warm(self) -> list[str]:
+        """Returns the preloaded modules the children lack: multiprocessing skips a preload that fails to
+        import without a word, and every child would then import it again."""
+        outcome = self.submit(Warm(self.preload), deadline=time.time() + 60).result()
+        missing = outcome.result["missing"] if outcome.status is OutcomeStatus.COMPLETED else list(self.preload)
+        if missing:
+            log.warning("the training processes' fork server could not preload %s", ", ".join(missing))
+        return missing
 
-    def run(self, fn: Callable[..., Any], args: tuple, deadline: float) -> Outcome:
+    def submit(self, task: Task, *, deadline: float) -> Future:
         receiver, sender = self.context.Pipe(duplex=False)
-        process = self.context.Process(target=_child, args=(fn, args, os.getpid(), sender), daemon=True)
+        process = self.context.Process(target=_child, args=(task, deadline, os.getpid(), sender), daemon=True)
         process.start()
         sender.close()
+        future: Future = Future()
+        future.set_running_or_notify_cancel()
+        threading.Thread(target=self._watch, args=(process, receiver, deadline, future), daemon=True).start()
+        return future
+
+    def _watch(self, process, receiver, deadline: float, future: Future) -> None:
         try:
-            while True:
-                if receiver.poll(POLL_S):
-                    try:
-                        kind, payload = receiver.recv()
-                    except EOFError:
-                        process.join()
-                        return Outcome("Failed", error=f"the training process exited with code {process.exitcode}")
-                    process.join()
-                    return Outcome("Completed", payload) if kind == "ok" else Outcome("Failed", error=payload)
-                if not process.is_alive():
-                    return Outcome("Failed", error=f"the training process exited with code {process.exitcode}")
-                if self.should_stop():
-                    _end(process)
-                    return Outcome("Stopped", error="stopped by StopAutoMLJob")
-                if time.time() >= deadline:
-                    _end(process)
-                    return Outcome("TimedOut", error="ran past its time limit")
+            future.set_result(self._await(process, receiver, deadline))
+        except BaseException as exc:
+            future.set_exception(exc)
         finally:
             receiver.close()
+
+    def _await(self, process, receiver, deadline: float) -> Outcome:
+        while True:
+            if receiver.poll(POLL_S):
+                try:
+                    kind, payload = receiver.recv()
+                except EOFError:
+                    process.join()
+                    return Outcome(OutcomeStatus.FAILED, error=_exited(process))
+                process.join()
+                if kind == "ok":
+                    return Outcome(OutcomeStatus.COMPLETED, payload)
+                return Outcome(OutcomeStatus.FAILED, error=payload[0], traceback=payload[1])
+            if not process.is_alive():
+                return Outcome(OutcomeStatus.FAILED, error=_exited(process))
+            if self.should_stop():
+                _end(process)
+                return Outcome(OutcomeStatus.STOPPED, error="stopped by StopAutoMLJob")
+            if time.time() >= deadline:
+                _end(process)
+                return Outcome(OutcomeStatus.TIMED_OUT, error="ran past its time limit")
+
+
+def _exited(process) -> str:
+    code = process.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"the training process was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            pass
+    return f"the training process exited with code {code}"
 
 
 def _end(process) -> None:

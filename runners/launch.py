@@ -5,9 +5,13 @@ Describe and ListCandidates see progress live and a dead worker loses nothing al
 """
 from __future__ import annotations
 
+import logging
 import time
 
 from runners.base import RunContext
+from runners.executors import Executor, Outcome, OutcomeStatus, Task
+
+log = logging.getLogger(__name__)
 
 MIN_CANDIDATE_S = 1.0  # no candidate starts with less of the job's time left than this
 
@@ -30,38 +34,41 @@ def start(ctx: RunContext, name: str, algorithm: str, defn: dict) -> dict:
     return record
 
 
-def execute(ctx: RunContext, executor, record: dict, fn, args: tuple, cap: float | None = None):
-    """Run `fn(*args, hard_deadline)` in a child under the candidate's hard deadline, counted from the
-    candidate's start (its work may take several calls) and never past `cap`, the end the job's planner keeps
-    for its own later steps; returns (outcome, deadline)."""
+def execute(ctx: RunContext, executor: Executor, record: dict, task: Task,
+            cap: float | None = None) -> tuple[Outcome, float]:
+    """Run the task under the candidate's hard deadline, counted from the candidate's start (its work may
+    take several tasks) and never past `cap`, the end the job's planner keeps for its own later steps;
+    returns (outcome, deadline)."""
     hard = ctx.budget.candidate_deadline(record["creation_time"])
     if cap is not None:
         hard = min(hard, cap)
-    return executor.run(fn, (*args, hard), hard), hard
+    return executor.submit(task, deadline=hard).result(), hard
 
 
-def train(ctx: RunContext, executor, record: dict, fn, args: tuple,
+def train(ctx: RunContext, executor: Executor, record: dict, task: Task,
           cap: float | None = None) -> tuple[str | None, dict]:
     """Run one InProgress candidate's work to its end and record the outcome."""
-    return conclude(ctx, record, *execute(ctx, executor, record, fn, args, cap), cap)
+    return conclude(ctx, record, *execute(ctx, executor, record, task, cap), cap)
 
 
-def conclude(ctx: RunContext, record: dict, outcome, hard: float,
+def conclude(ctx: RunContext, record: dict, outcome: Outcome, hard: float,
              cap: float | None = None) -> tuple[str | None, dict]:
     """Record how a candidate's work ended; returns (why the job must end, or None; the final record). A
     candidate ended by the job's limit or the planner's cap is Stopped; by its own limit, Failed."""
     name = record["name"]
     record = record | {"end_time": time.time()}
     job_limit = hard >= min(ctx.budget.deadline, cap if cap is not None else ctx.budget.deadline)
-    if outcome.status == "Completed":
+    if outcome.status is OutcomeStatus.COMPLETED:
         record |= outcome.result | {"status": "Completed"}
         ctx.record(record)
         return None, record
-    if outcome.status == "Stopped":
+    if outcome.traceback:
+        log.error("%s failed in its training process:\n%s", name, outcome.traceback.rstrip())
+    if outcome.status is OutcomeStatus.STOPPED:
         record |= {"status": "Stopped", "failure_reason": outcome.error}
         ctx.record(record)
         return "Stopped", record
-    if outcome.status == "TimedOut":
+    if outcome.status is OutcomeStatus.TIMED_OUT:
         limit = "MaxAutoMLJobRuntimeInSeconds" if job_limit else "MaxRuntimePerTrainingJobInSeconds"
         record |= {"status": "Stopped" if job_limit else "Failed", "failure_reason": f"{name}: ran past {limit}"}
         ctx.record(record)

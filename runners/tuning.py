@@ -28,7 +28,7 @@ from automl.dataset import Dataset
 from automl.metrics import METRICS
 from runners import study as studies
 from runners.base import RunContext, Runner
-from runners.executors import LocalProcessExecutor
+from runners.executors import LocalProcessExecutor, OutcomeStatus
 from runners.launch import blocked, conclude, execute, start
 from runners.preprocessing import pipeline_space
 from runners.training import definition, fit_model, measure, save, soft_deadline, task_for
@@ -40,6 +40,9 @@ REFIT_RESERVE_SHARE = 0.25  # at most this share of the job's budget is kept for
 REFIT_MIN_GAIN = 2  # a final fit on part of the rows is worth it from this many times the trials' rows
 REFIT_TIME_SHARE = 0.8  # of the time a partial final fit has: the rest covers loading and scoring
 OTHERS_POLL_S = 0.5
+# A trial is asked, then named with its worker in a second write: a trial found RUNNING without a worker this
+# soon after it started is in that gap (a live worker's), not a dead worker's.
+UNNAMED_GRACE_S = 60.0
 RECORDED_END = {"Completed": "COMPLETE", "Stopped": "PRUNED", "Failed": "FAIL"}  # candidate status -> trial state
 
 
@@ -58,30 +61,48 @@ class TrialSpec:
     objective: str
 
 
-def run_trial(spec: TrialSpec, cls: type, dataset_path: Path, output: JobOutput, threads: int,
-              hard_deadline: float) -> dict:
-    """Runs in the executor's child: fit the pipeline on the (tuning) training rows, stopping early on the
-    validation rows and reporting to the pruner; a pruned trial returns where it stopped instead of a model.
-    `cls` is the algorithm class resolved by the runner (pickled by reference into the child)."""
-    began = time.time()
-    dataset = joblib.load(dataset_path)
-    defn = definition(spec.name, spec.algorithm, spec.params, spec.options, dataset, spec.objective) | {
-        "Trial": spec.number}
-    try:
-        return _fit_and_save(cls, spec.params, spec.options, defn, dataset, output, threads, began, hard_deadline,
-                             studies.Rungs(spec.storage, spec.study, spec.trial_id))
-    except Pruned as pruned:
-        return {"pruned": str(pruned), "fit_s": time.time() - began}
+@dataclass(frozen=True)
+class RunTrial:
+    """The executor's task: fit the pipeline on the (tuning) training rows, stopping early on the validation
+    rows and reporting to the pruner; a pruned trial returns where it stopped instead of a model. `algorithm`
+    is the class resolved by the runner (pickled by reference)."""
+
+    spec: TrialSpec
+    algorithm: type
+    dataset_path: Path
+    output: JobOutput
+    threads: int
+
+    def run(self, deadline: float) -> dict:
+        began, spec = time.time(), self.spec
+        dataset = joblib.load(self.dataset_path)
+        defn = definition(spec.name, spec.algorithm, spec.params, spec.options, dataset, spec.objective) | {
+            "Trial": spec.number}
+        try:
+            return _fit_and_save(self.algorithm, spec.params, spec.options, defn, dataset, self.output, self.threads,
+                                 began, deadline, studies.Rungs(spec.storage, spec.study, spec.trial_id))
+        except Pruned as pruned:
+            return {"pruned": str(pruned), "fit_s": time.time() - began}
 
 
-def refit(defn: dict, cls: type, full_path: Path, train_rows: np.ndarray | None, valid_rows: np.ndarray,
-          output: JobOutput, threads: int, hard_deadline: float) -> dict:
-    """Runs in the executor's child: the best pipeline on those training rows (None: every one), scored on the
-    same validation rows the trials were scored on."""
-    began = time.time()
-    dataset = _subset(joblib.load(full_path), train_rows, valid_rows)
-    return _fit_and_save(cls, defn["Hyperparameters"], defn["Preprocessing"]["Options"], defn, dataset, output,
-                         threads, began, hard_deadline)
+@dataclass(frozen=True)
+class Refit:
+    """The executor's task: the best pipeline on those training rows (None: every one) of the saved full
+    dataset, scored on the same validation rows the trials were scored on."""
+
+    definition: dict
+    algorithm: type
+    full_path: Path
+    train_rows: np.ndarray | None
+    valid_rows: np.ndarray
+    output: JobOutput
+    threads: int
+
+    def run(self, deadline: float) -> dict:
+        began, defn = time.time(), self.definition
+        dataset = _subset(joblib.load(self.full_path), self.train_rows, self.valid_rows)
+        return _fit_and_save(self.algorithm, defn["Hyperparameters"], defn["Preprocessing"]["Options"], defn,
+                             dataset, self.output, self.threads, began, deadline)
 
 
 def _fit_and_save(cls: type, params: dict, options: dict, defn: dict, dataset: Dataset, output: JobOutput,
@@ -118,6 +139,14 @@ def sample_rows(n: int, cap: int) -> np.ndarray:
 
 class TuningRunner(Runner):
     secondary_status = "ModelTuning"
+
+    @classmethod
+    def prepare(cls, plan, home: Path):
+        """The study's storage is fixed and its tables made once, when the job is created: workers starting
+        together would race to make them."""
+        plan = replace(plan, study_storage=studies.storage_url(home, plan.name))
+        studies.create_storage(plan.study_storage)
+        return plan
 
     def definitions(self, ctx: RunContext) -> list[dict]:
         """One pipeline per algorithm: its defaults and the space the search explores around them."""
@@ -233,6 +262,7 @@ class _Search:
                 return why
             with self.lock:
                 trial = self.study.ask()
+                trial.set_user_attr("worker", self.worker)
                 if self.plan.max_candidates is not None and trial.number >= self.plan.max_candidates:
                     trial.set_user_attr("refused", "beyond MaxCandidates")
                     self.study.tell(trial, state=_state("FAIL"))
@@ -247,7 +277,6 @@ class _Search:
         options = {k: studies.suggest(trial, f"{algorithm}:pre:{k}", d)
                    for k, d in pipeline_space(cls.preprocessing, self.ctx.dataset.kinds).items()}
         name = f"{self.plan.name}-trial-{trial.number:03d}-{algorithm}"
-        trial.set_user_attr("worker", self.worker)
         trial.set_user_attr("candidate", name)
         return TrialSpec(name, trial.number, trial._trial_id, self.plan.study_storage, self.plan.name, algorithm,
                          params, options, self.plan.objective)
@@ -256,21 +285,26 @@ class _Search:
         defn = definition(spec.name, spec.algorithm, spec.params, spec.options, self.ctx.dataset, spec.objective)
         record = start(self.ctx, spec.name, spec.algorithm, defn | {"Trial": spec.number})
         cap = self.ctx.budget.deadline - self._need_s()  # the end of tuning: the rest is the refit's
-        outcome, hard = execute(self.ctx, self.executor, record, run_trial,
-                                (spec, algorithms.get(spec.algorithm), self.data_path, self.ctx.output, 1), cap)
-        if outcome.status == "Completed" and "pruned" in outcome.result:
+        outcome, hard = execute(self.ctx, self.executor, record,
+                                RunTrial(spec, algorithms.get(spec.algorithm), self.data_path, self.ctx.output, 1), cap)
+        if outcome.status is OutcomeStatus.COMPLETED and "pruned" in outcome.result:
             record |= {"status": "Stopped", "end_time": time.time(), "fit_s": outcome.result["fit_s"],
                        "failure_reason": f"{spec.name}: pruned by Hyperband at {outcome.result['pruned']}"}
             self.ctx.record(record)
             with self.lock:
-                self.study.tell(trial, state=_state("PRUNED"))
+                self._tell(trial, state=_state("PRUNED"))
             return
         _, record = conclude(self.ctx, record, outcome, hard, cap)
         with self.lock:
             if record["status"] == "Completed":
-                self.study.tell(trial, record["objective_value"])
+                self._tell(trial, record["objective_value"])
             else:
-                self.study.tell(trial, state=_state("FAIL"))
+                self._tell(trial, state=_state("FAIL"))
+
+    def _tell(self, trial, value=None, state=None) -> None:
+        """The trial's end, unless another worker already ended it (it took this worker for dead): one trial's
+        race must not end the job."""
+        self.study.tell(trial, value, state=state, skip_if_finished=True)
 
     def _fail_dead_trials(self) -> None:
         """Trials left RUNNING by a worker that died (kill -9, a lost machine) end as Failed candidates, unless
@@ -278,7 +312,8 @@ class _Search:
         learns that end, and the finished candidate is kept as it is."""
         recorded = None
         for frozen in self.study.get_trials(deepcopy=False, states=(_state("RUNNING"),)):
-            if studies.worker_alive(frozen.user_attrs.get("worker")):
+            worker = frozen.user_attrs.get("worker")
+            if studies.worker_alive(worker) or (worker is None and _started_within(frozen, UNNAMED_GRACE_S)):
                 continue
             recorded = self.ctx.recorded() if recorded is None else recorded
             # Every trial number is a candidate, even one whose worker died before naming it.
@@ -322,10 +357,14 @@ class _Search:
                                                                     "TrainingRows": f"{rows} of {self.rows}"}
         record = start(self.ctx, name, algorithm, defn)
         train_rows = None if rows == self.rows else sample_rows(self.rows, rows)
-        args = (defn, algorithms.get(algorithm), self.ctx.dataset_path, train_rows, self.valid_rows, self.ctx.output,
-                max(1, self.ctx.threads()))
-        ended, _ = conclude(self.ctx, record, *execute(self.ctx, self.executor, record, refit, args))
+        task = Refit(defn, algorithms.get(algorithm), self.ctx.dataset_path, train_rows, self.valid_rows,
+                     self.ctx.output, max(1, self.ctx.threads()))
+        ended, _ = conclude(self.ctx, record, *execute(self.ctx, self.executor, record, task))
         return ended
+
+
+def _started_within(frozen, seconds: float) -> bool:
+    return frozen.datetime_start is not None and time.time() - frozen.datetime_start.timestamp() < seconds
 
 
 def _state(name: str):

@@ -1,7 +1,4 @@
-"""Runner building blocks shared by the modes: the ranking rule, clean training processes, and ensemble
-selection."""
-import time
-
+"""Runner building blocks shared by the modes: the ranking rule and ensemble selection."""
 import numpy as np
 import pytest
 
@@ -16,24 +13,6 @@ def test_rank_breaks_ties_by_inference_latency():
                {"name": "broken", "status": "Failed"}]
     assert [r["name"] for r in rank(records, METRICS["F1"])] == ["fast", "slow", "worse", "broken"]
     assert [r["name"] for r in rank(records, METRICS["MSE"])] == ["worse", "fast", "slow", "broken"]
-
-
-def _train_lightgbm(seed: int) -> int:
-    import lightgbm as lgb
-    import numpy as np
-
-    X = np.random.default_rng(seed).random((500, 5))
-    booster = lgb.train({"verbosity": -1, "num_threads": 2}, lgb.Dataset(X, X[:, 0] > 0.5), 10)
-    return booster.current_iteration()
-
-
-def test_training_process_starts_clean_after_the_parent_used_openmp():
-    """A child forked straight from a process that ran LightGBM hangs in OpenMP; the fork server's do not."""
-    from runners.executors import LocalProcessExecutor
-
-    _train_lightgbm(0)
-    outcome = LocalProcessExecutor(lambda: False).run(_train_lightgbm, (1,), time.time() + 30)
-    assert (outcome.status, outcome.result) == ("Completed", 10)
 
 
 def test_ensemble_selection_weights_the_members_that_help():

@@ -1,0 +1,97 @@
+"""The executor contract: tasks are frozen dataclasses that pickle; `submit` returns a future at once; a task's
+failure, timeout or stop is an Outcome (with the full traceback for the log); training children start clean."""
+import pickle
+import time
+from dataclasses import dataclass, is_dataclass
+from pathlib import Path
+
+import numpy as np
+
+from automl.artifacts import JobOutput
+from runners.bagging import FitFolds, FitFull, SaveFullEnsemble, Scratch
+from runners.ensemble import StackEnsemble
+from runners.executors import LocalProcessExecutor, OutcomeStatus
+from runners.tuning import Refit, RunTrial, TrialSpec
+
+
+@dataclass(frozen=True)
+class TrainLightGBM:
+    seed: int
+
+    def run(self, deadline: float) -> dict:
+        import lightgbm as lgb
+
+        X = np.random.default_rng(self.seed).random((500, 5))
+        booster = lgb.train({"verbosity": -1, "num_threads": 2}, lgb.Dataset(X, X[:, 0] > 0.5), 10)
+        return {"rounds": booster.current_iteration(), "deadline": deadline}
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+    def run(self, deadline: float) -> dict:
+        began = time.time()
+        time.sleep(self.seconds)
+        return {"began": began, "ended": time.time()}
+
+
+@dataclass(frozen=True)
+class Explode:
+    def run(self, deadline: float) -> dict:
+        return _inner_failure()
+
+
+def _inner_failure():
+    raise ValueError("singular matrix")
+
+
+def test_training_process_starts_clean_after_the_parent_used_openmp():
+    """A child forked straight from a process that ran LightGBM hangs in OpenMP; the fork server's do not."""
+    TrainLightGBM(0).run(0.0)
+    deadline = time.time() + 30
+    outcome = LocalProcessExecutor(lambda: False).submit(TrainLightGBM(1), deadline=deadline).result()
+    assert outcome.status is OutcomeStatus.COMPLETED
+    assert outcome.result == {"rounds": 10, "deadline": deadline}
+
+
+def test_submit_returns_at_once_and_tasks_run_side_by_side():
+    executor = LocalProcessExecutor(lambda: False)
+    executor.warm()
+    futures = [executor.submit(Sleep(3), deadline=time.time() + 60) for _ in range(2)]
+    assert not any(f.done() for f in futures)
+    first, second = (f.result().result for f in futures)
+    assert second["began"] < first["ended"] and first["began"] < second["ended"]  # not one after the other
+
+
+def test_failure_timeout_and_stop_are_outcomes():
+    executor = LocalProcessExecutor(lambda: False)
+    failed = executor.submit(Explode(), deadline=time.time() + 30).result()
+    assert failed.status is OutcomeStatus.FAILED and failed.error == "ValueError: singular matrix"
+    assert "Traceback (most recent call last)" in failed.traceback and "_inner_failure" in failed.traceback
+    began = time.time()
+    timed_out = executor.submit(Sleep(30), deadline=time.time() + 1).result()
+    assert timed_out.status is OutcomeStatus.TIMED_OUT and time.time() - began < 5
+    stopping = {"now": False}
+    stoppable = LocalProcessExecutor(lambda: stopping["now"])
+    future = stoppable.submit(Sleep(30), deadline=time.time() + 60)
+    time.sleep(0.5)
+    stopping["now"] = True
+    assert future.result(timeout=5).status is OutcomeStatus.STOPPED
+
+
+def test_every_runner_task_is_a_small_frozen_dataclass_that_pickles(tmp_path):
+    from algorithms.lightgbm import LightGBM
+
+    scratch, output = Scratch(tmp_path / "bags"), JobOutput(str(tmp_path / "out"))
+    spec = TrialSpec("t", 0, 1, "sqlite:///x.db", "s", "lightgbm", {}, {}, "F1")
+    tasks = [FitFolds({"CandidateName": "c"}, LightGBM, scratch, (0, 1), 1.0, output, 1),
+             FitFull({"CandidateName": "c"}, LightGBM, scratch, output, 1),
+             SaveFullEnsemble({"CandidateName": "e"}, {"c": "m"}, {"c": 1.0}, {}, scratch, output),
+             StackEnsemble("e", [{"c": "m"}], ["c"], {}, scratch, output, "F1"),
+             RunTrial(spec, LightGBM, Path("d.joblib"), output, 1),
+             Refit({"CandidateName": "r"}, LightGBM, Path("d.joblib"), None, np.arange(3), output, 1)]
+    for task in tasks:
+        assert is_dataclass(task) and type(task).__dataclass_params__.frozen
+        blob = pickle.dumps(task)
+        assert pickle.dumps(pickle.loads(blob)) == blob and len(blob) < 4096
