@@ -27,9 +27,6 @@ from automl.spec import JobPlan, resolve
 from automl.store import TERMINAL, Store, name_in_use
 from runners import runner_for
 
-STATUS_ORDER = {"InProgress": 0, "Stopping": 1, "Stopped": 2, "Failed": 3, "Completed": 4}
-
-
 class Client:
     """Mirrors boto3's SageMaker client for the Autopilot operations; `.exceptions` holds the error classes."""
 
@@ -93,17 +90,17 @@ class Client:
         plan = JobPlan.from_json(job.plan)
         records = self.store.candidates(job.name)
         if "StatusEquals" in request:
-            records = [r for r in records if r["status"] == request["StatusEquals"]]
+            records = [r for r in records if r.status.value == request["StatusEquals"]]
         if "CandidateNameEquals" in request:
-            records = [r for r in records if r["name"] == request["CandidateNameEquals"]]
+            records = [r for r in records if r.name == request["CandidateNameEquals"]]
         descending = request.get("SortOrder", "Ascending") == "Descending"
         sort_by = request.get("SortBy")
         if sort_by == "FinalObjectiveMetricValue":
-            scored = [r for r in records if r.get("objective_value") is not None]
-            scored.sort(key=lambda r: r["objective_value"], reverse=descending)
-            records = scored + [r for r in records if r.get("objective_value") is None]
+            scored = [r for r in records if r.objective_value is not None]
+            scored.sort(key=lambda r: r.objective_value, reverse=descending)
+            records = scored + [r for r in records if r.objective_value is None]
         elif sort_by == "Status":
-            records.sort(key=lambda r: r["status"], reverse=descending)
+            records.sort(key=lambda r: r.status.value, reverse=descending)
         elif descending:
             records.reverse()
         page, token = _page(records, request, default_max=10)
@@ -155,8 +152,8 @@ class Client:
         if not job.best_candidate:
             raise ValidationException(f"AutoMLJobName: job {job.name!r} has no best candidate "
                                       f"(status {job.status}/{job.secondary_status})")
-        record = next(r for r in self.store.candidates(name) if r["name"] == job.best_candidate["name"])
-        model = load_model(record["model_uri"])
+        record = next(r for r in self.store.candidates(name) if r.name == job.best_candidate["name"])
+        model = load_model(record.model_uri)
         return model.infer(read_any(data))
 
 

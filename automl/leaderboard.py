@@ -7,20 +7,20 @@ from __future__ import annotations
 import csv
 import io
 
+from automl.candidate import Candidate
 from automl.metrics import Metric, candidate_metrics
 from automl.problem import ProblemType
 
 
-def rank(records: list[dict], objective: Metric) -> list[dict]:
+def rank(records: list[Candidate], objective: Metric) -> list[Candidate]:
     """Completed candidates first, best first; the rest keep their creation order after them."""
-    done = [r for r in records if r["status"] == "Completed" and r.get("objective_value") is not None]
+    done = [r for r in records if r.completed and r.objective_value is not None]
     others = [r for r in records if r not in done]
-    done.sort(key=lambda r: (objective.sort_key(r["objective_value"]), r.get("tie_rank", 0),
-                             r.get("inference_latency_s") or 0.0))
+    done.sort(key=lambda r: (objective.sort_key(r.objective_value), r.tie_rank, r.inference_latency_s or 0.0))
     return done + others
 
 
-def to_csv(records: list[dict], objective: Metric, problem_type: ProblemType, mode: str) -> bytes:
+def to_csv(records: list[Candidate], objective: Metric, problem_type: ProblemType, mode: str) -> bytes:
     """`mode` is the mode the job ran in (AUTO resolved), repeated on every row."""
     names = [m.name for m in candidate_metrics(problem_type) if m.name != objective.name]
     header = ["rank", "candidate_name", "algorithm", "mode", "objective_metric", "objective_value", *names,
@@ -30,11 +30,11 @@ def to_csv(records: list[dict], objective: Metric, problem_type: ProblemType, mo
     writer = csv.writer(out)
     writer.writerow(header)
     for i, r in enumerate(rank(records, objective), start=1):
-        metrics = r.get("metrics") or {}
-        writer.writerow([i if r["status"] == "Completed" else "", r["name"], r["algorithm"], mode, objective.name,
-                         _num(r.get("objective_value")), *[_num(metrics.get(n)) for n in names],
-                         _num(r.get("fit_s")), _num(r.get("predict_s_per_1k")), _num(r.get("inference_latency_s")),
-                         r["status"], r.get("score_source") or "measured", r.get("failure_reason") or ""])
+        metrics = r.metrics or {}
+        writer.writerow([i if r.completed else "", r.name, r.algorithm, mode, objective.name,
+                         _num(r.objective_value), *[_num(metrics.get(n)) for n in names],
+                         _num(r.fit_s), _num(r.predict_s_per_1k), _num(r.inference_latency_s),
+                         r.status.value, r.score_source or "measured", r.failure_reason or ""])
     return out.getvalue().encode()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
+from automl.candidate import Candidate, CandidateStatus
 from automl.metrics import METRICS
 
 
@@ -13,16 +14,16 @@ class ProgressPrinter:
         self.started = time.time()
         self.last = None
 
-    def __call__(self, describe: dict, records: list[dict]) -> None:
-        done = [r for r in records if r["status"] == "Completed"]
+    def __call__(self, describe: dict, records: list[Candidate]) -> None:
+        done = [r for r in records if r.completed]
         objective = (describe.get("ResolvedAttributes", {}).get("AutoMLJobObjective") or {}).get("MetricName")
         best = ""
         if done and objective:
             metric = METRICS[objective]
-            value = min((r["objective_value"] for r in done), key=metric.sort_key)
+            value = min((r.objective_value for r in done), key=metric.sort_key)
             best = f"  best {objective}={value:.4f}"
         line = (f"{describe['AutoMLJobStatus']}/{describe['AutoMLJobSecondaryStatus']}  candidates "
-                f"{len(done)} done, {sum(r['status'] == 'Failed' for r in records)} failed{best}")
+                f"{len(done)} done, {sum(r.status is CandidateStatus.FAILED for r in records)} failed{best}")
         if line != self.last:
             self.stream.write(f"[{time.time() - self.started:6.1f}s] {line}\n")
             self.stream.flush()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from automl.candidate import Candidate, CandidateStatus
 from automl.metrics import METRICS, candidate_metrics
 from automl.problem import ProblemType
 from automl.spec import ACCOUNT, REGION, JobPlan
@@ -28,55 +29,58 @@ def _arn(kind: str, name: str) -> str:
     return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name.lower()}"
 
 
-def candidate(record: dict, plan: JobPlan) -> dict:
-    name, status = record["name"], record["status"]
+OBJECTIVE_STATUS = {CandidateStatus.COMPLETED: "Succeeded", CandidateStatus.IN_PROGRESS: "Pending"}
+
+
+def candidate(record: Candidate, plan: JobPlan) -> dict:
+    name = record.name
     body = {
         "CandidateName": name,
-        "ObjectiveStatus": {"Completed": "Succeeded", "InProgress": "Pending"}.get(status, "Failed"),
+        "ObjectiveStatus": OBJECTIVE_STATUS.get(record.status, "Failed"),
         "CandidateSteps": [
             {"CandidateStepType": "AWS::SageMaker::ProcessingJob", "CandidateStepArn": _arn("processing-job", name[:58] + "-fe"),
              "CandidateStepName": f"{name}-fe"[:64]},
             {"CandidateStepType": "AWS::SageMaker::TrainingJob", "CandidateStepArn": _arn("training-job", name),
              "CandidateStepName": name},
         ],
-        "CandidateStatus": status,
-        "CreationTime": timestamp(record["creation_time"]),
-        "EndTime": timestamp(record.get("end_time")),
-        "LastModifiedTime": timestamp(record.get("end_time") or record["creation_time"]),
-        "FailureReason": record.get("failure_reason"),
+        "CandidateStatus": record.status.value,
+        "CreationTime": timestamp(record.creation_time),
+        "EndTime": timestamp(record.end_time),
+        "LastModifiedTime": timestamp(record.end_time or record.creation_time),
+        "FailureReason": record.failure_reason,
     }
-    if status == "Completed":
+    if record.completed:
         metric = METRICS[plan.objective]
         body["FinalAutoMLJobObjectiveMetric"] = {"Type": metric.objective_type, "MetricName": metric.name,
-                                                 "Value": float(record["objective_value"]),
+                                                 "Value": float(record.objective_value),
                                                  "StandardMetricName": metric.name}
         body["InferenceContainers"] = [{
-            "Image": f"automl-local/{record['algorithm']}", "ModelDataUrl": record["model_uri"],
+            "Image": f"automl-local/{record.algorithm}", "ModelDataUrl": record.model_uri,
             "Environment": {"SAGEMAKER_INFERENCE_OUTPUT": "predicted_label",
                             "SAGEMAKER_INFERENCE_SUPPORTED": INFERENCE_KEYS[plan.problem_type]}}]
         body["CandidateProperties"] = {"CandidateMetrics": _metric_data(record, plan.problem_type)}
     return _drop_none(body)
 
 
-def _metric_data(record: dict, problem_type: ProblemType) -> list[dict]:
+def _metric_data(record: Candidate, problem_type: ProblemType) -> list[dict]:
     data = []
     for metric in candidate_metrics(problem_type):
-        value = record["metrics"].get(metric.name)
+        value = record.metrics.get(metric.name)
         datum = {"StandardMetricName": metric.name, "Value": float(value), "Set": "Validation"}
         if metric.name in METRICS:
             datum["MetricName"] = metric.name
         data.append(datum)
-    data.append({"StandardMetricName": "InferenceLatency", "Value": float(record["inference_latency_s"]),
+    data.append({"StandardMetricName": "InferenceLatency", "Value": float(record.inference_latency_s),
                  "Set": "Validation"})
     return data
 
 
-def partial_failures(records: list[dict]) -> list[dict]:
-    failed = [r for r in records if r["status"] == "Failed" and r.get("failure_reason")]
-    return [{"PartialFailureMessage": r["failure_reason"][:1024]} for r in failed[:MAX_PARTIAL_FAILURES]]
+def partial_failures(records: list[Candidate]) -> list[dict]:
+    failed = [r for r in records if r.status is CandidateStatus.FAILED and r.failure_reason]
+    return [{"PartialFailureMessage": r.failure_reason[:1024]} for r in failed[:MAX_PARTIAL_FAILURES]]
 
 
-def describe(job: JobRow, records: list[dict]) -> dict:
+def describe(job: JobRow, records: list[Candidate]) -> dict:
     plan = JobPlan.from_json(job.plan)
     request = job.request
     config = dict(request.get("AutoMLJobConfig") or {})
@@ -107,13 +111,13 @@ def describe(job: JobRow, records: list[dict]) -> dict:
         "ResolvedAttributes": resolved,
     }
     if job.best_candidate:
-        best = next((r for r in records if r["name"] == job.best_candidate["name"]), None)
+        best = next((r for r in records if r.name == job.best_candidate["name"]), None)
         if best is not None:
             body["BestCandidate"] = candidate(best, plan)
     return _drop_none(body)
 
 
-def summary(job: JobRow, records: list[dict]) -> dict:
+def summary(job: JobRow, records: list[Candidate]) -> dict:
     return _drop_none({
         "AutoMLJobName": job.name,
         "AutoMLJobArn": JobPlan.from_json(job.plan).arn,

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from automl.candidate import Candidate
 from automl.errors import ResourceInUse, ResourceNotFound
 
 TERMINAL = ("Completed", "Failed", "Stopped")
@@ -164,20 +165,20 @@ class Store:
                                 (*fields.values(), name.lower(), *only_from))
             return cursor.rowcount == 1
 
-    def put_candidate(self, job: str, record: dict) -> None:
+    def put_candidate(self, job: str, candidate: Candidate) -> None:
         with self.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM candidates WHERE job_key = ?",
                              (job.lower(),)).fetchone()[0]
             db.execute("INSERT INTO candidates (job_key, name, seq, status, objective, record, creation_time) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_key, name) DO UPDATE SET status = excluded.status,"
                        " objective = excluded.objective, record = excluded.record",
-                       (job.lower(), record["name"], seq, record["status"], record.get("objective_value"),
-                        json.dumps(record), record["creation_time"]))
+                       (job.lower(), candidate.name, seq, candidate.status.value, candidate.objective_value,
+                        json.dumps(candidate.to_json()), candidate.creation_time))
 
-    def candidates(self, job: str) -> list[dict]:
+    def candidates(self, job: str) -> list[Candidate]:
         with self._connect() as db:
             rows = db.execute("SELECT record FROM candidates WHERE job_key = ? ORDER BY seq", (job.lower(),))
-            return [json.loads(r["record"]) for r in rows]
+            return [Candidate.from_json(json.loads(r["record"])) for r in rows]
 
 
 def _job_row(row: sqlite3.Row) -> JobRow:

@@ -17,6 +17,7 @@ from pathlib import Path
 from automl import scheduler
 from automl.artifacts import JobOutput, read_bytes, write_bytes, write_json
 from automl.budget import Budget
+from automl.candidate import Candidate, CandidateStatus, RunEnd
 from automl.dataset import load_dataset
 from automl.errors import AutoMLError, field_error
 from automl.leaderboard import rank, to_csv
@@ -36,11 +37,11 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 log = logging.getLogger("automl.worker")
 
-ENDINGS = {
-    "Completed": ("Completed", "Completed"),
-    "MaxCandidatesReached": ("Completed", "MaxCandidatesReached"),
-    "MaxAutoMLJobRuntimeReached": ("Completed", "MaxAutoMLJobRuntimeReached"),
-    "Stopped": ("Stopped", "Stopped"),
+ENDINGS = {  # why the runner ended -> the job's (status, secondary status)
+    RunEnd.COMPLETED: ("Completed", "Completed"),
+    RunEnd.MAX_CANDIDATES: ("Completed", "MaxCandidatesReached"),
+    RunEnd.MAX_RUNTIME: ("Completed", "MaxAutoMLJobRuntimeReached"),
+    RunEnd.STOPPED: ("Stopped", "Stopped"),
 }
 
 
@@ -97,7 +98,7 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
              "validation channel" if dataset.validation_given else "split off the training channel",
              len(dataset.kinds), dataset.problem_type.value, plan.objective, dataset.excluded_rows)
     if watch.stop.is_set():
-        return finish(store, plan, "Stopped")
+        return finish(store, plan, RunEnd.STOPPED)
     stage(store, name, "InProgress", "FeatureEngineering")
     runner = runner_for(plan.mode)()
     dataset_path = scratch_dir(store, name) / "dataset.joblib"
@@ -113,7 +114,7 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
         return write_json(ctx.output.describe, describe(store.job(name), []))
     stage(store, name, "InProgress", runner.secondary_status)
     reason = runner.run(ctx)
-    finish(store, plan, "Stopped" if watch.stop.is_set() else reason)
+    finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason)
 
 
 def run_context(store: Store, plan: JobPlan, dataset, dataset_path: Path, budget: Budget,
@@ -122,24 +123,23 @@ def run_context(store: Store, plan: JobPlan, dataset, dataset_path: Path, budget
     return RunContext(plan=plan, dataset=dataset, dataset_path=dataset_path, budget=budget,
                       output=JobOutput(plan.job_output), should_stop=should_stop,
                       record=lambda record: record_candidate(store, plan.name, record),
-                      recorded=lambda: {c["name"]: c for c in store.candidates(plan.name)},
+                      recorded=lambda: {c.name: c for c in store.candidates(plan.name)},
                       threads=lambda: fair_share_threads(store))
 
 
-def record_candidate(store: Store, job: str, record: dict) -> None:
-    """Store a candidate's record, and log its start and its end."""
+def record_candidate(store: Store, job: str, record: Candidate) -> None:
+    """Store a candidate, and log its start and its end."""
     store.put_candidate(job, record)
-    if record["status"] == "InProgress":
-        log.info("%s: candidate %s (%s) started", job, record["name"], record["algorithm"])
+    if record.status is CandidateStatus.IN_PROGRESS:
+        log.info("%s: candidate %s (%s) started", job, record.name, record.algorithm)
         return
-    took = record.get("end_time", time.time()) - record["creation_time"]
-    if record.get("objective_value") is not None and record["status"] == "Completed":
-        objective = record["definition"].get("ObjectiveMetric") if record.get("definition") else None
-        log.info("%s: candidate %s Completed in %.1f s, %s %.6g", job, record["name"], took, objective or "objective",
-                 record["objective_value"])
+    took = (record.end_time or time.time()) - record.creation_time
+    if record.completed and record.objective_value is not None:
+        log.info("%s: candidate %s Completed in %.1f s, %s %.6g", job, record.name, took,
+                 record.definition.get("ObjectiveMetric", "objective"), record.objective_value)
     else:
-        log.info("%s: candidate %s %s in %.1f s%s", job, record["name"], record["status"], took,
-                 f": {record['failure_reason']}" if record.get("failure_reason") else "")
+        log.info("%s: candidate %s %s in %.1f s%s", job, record.name, record.status.value, took,
+                 f": {record.failure_reason}" if record.failure_reason else "")
 
 
 class JobEnded:
@@ -200,28 +200,28 @@ def scratch_dir(store: Store, name: str) -> Path:
     return store.root / "scratch" / name.lower()
 
 
-def finish(store: Store, plan: JobPlan, reason: str) -> None:
+def finish(store: Store, plan: JobPlan, reason: RunEnd) -> None:
     """Pick the best finished candidate, write the outputs, then move the job to its terminal status."""
     records = store.candidates(plan.name)
     output = JobOutput(plan.job_output)
     ranked = rank(records, METRICS[plan.objective]) if plan.objective else records
-    best = next((r for r in ranked if r["status"] == "Completed"), None)
+    best = next((r for r in ranked if r.completed), None)
     if records and plan.objective:
         write_bytes(output.leaderboard, to_csv(records, METRICS[plan.objective], plan.problem_type, plan.mode.value))
     status, secondary = ENDINGS[reason]
     fields = {}
     if best is not None:
-        write_bytes(output.best_model, read_bytes(best["model_uri"]))
-        write_bytes(output.best_definition, read_bytes(best["definition_uri"]))
-        fields["best_candidate"] = {"name": best["name"]}
+        write_bytes(output.best_model, read_bytes(best.model_uri))
+        write_bytes(output.best_definition, read_bytes(best.definition_uri))
+        fields["best_candidate"] = {"name": best.name}
     elif status == "Completed":
-        reasons = "; ".join(r["failure_reason"] for r in records if r.get("failure_reason"))[:900]
+        reasons = "; ".join(r.failure_reason for r in records if r.failure_reason)[:900]
         status, secondary = "Failed", "Failed"
-        fields["failure_reason"] = (f"no candidate finished ({reason}): {reasons}" if reasons else
-                                    f"no candidate finished ({reason})")
+        fields["failure_reason"] = (f"no candidate finished ({reason.value}): {reasons}" if reasons else
+                                    f"no candidate finished ({reason.value})")
     stage(store, plan.name, status, secondary, only_from=("InProgress", "Stopping"), **fields)
     if best is not None:
-        log.info("%s: best candidate %s, %s %.6g", plan.name, best["name"], plan.objective, best["objective_value"])
+        log.info("%s: best candidate %s, %s %.6g", plan.name, best.name, plan.objective, best.objective_value)
     elif fields.get("failure_reason"):
         log.error("%s: %s", plan.name, fields["failure_reason"])
     write_json(output.describe, describe(store.job(plan.name), store.candidates(plan.name)))

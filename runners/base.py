@@ -2,8 +2,7 @@
 
 A runner turns a dataset into candidates within the budget, recording each candidate (InProgress, then
 Completed / Failed / Stopped) through `RunContext.record` as it goes, so Describe and ListCandidates see
-progress live and a dead worker loses nothing already finished. `run` returns why it ended: one of
-"Completed", "MaxCandidatesReached", "MaxAutoMLJobRuntimeReached", "Stopped".
+progress live and a dead worker loses nothing already finished. `run` returns why it ended (a `RunEnd`).
 """
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ from typing import Callable, ClassVar
 
 from automl.artifacts import JobOutput
 from automl.budget import Budget
+from automl.candidate import Candidate, RunEnd
 from automl.dataset import Dataset
 from automl.spec import JobPlan
 
@@ -26,8 +26,8 @@ class RunContext:
     budget: Budget
     output: JobOutput
     should_stop: Callable[[], bool]
-    record: Callable[[dict], None]
-    recorded: Callable[[], dict[str, dict]]  # the job's candidate records by name, as stored (from any worker)
+    record: Callable[[Candidate], None]
+    recorded: Callable[[], dict[str, Candidate]]  # the job's candidates by name, as stored (from any worker)
     threads: Callable[[], int]  # asked before each candidate: the cores this job may use now
 
 
@@ -45,5 +45,5 @@ class Runner(ABC):
         """The candidate definitions this runner would train, in order (GenerateCandidateDefinitionsOnly)."""
 
     @abstractmethod
-    def run(self, ctx: RunContext) -> str:
+    def run(self, ctx: RunContext) -> RunEnd:
         """Train candidates until done, capped, out of time or stopped; return the reason it ended."""

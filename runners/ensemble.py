@@ -10,6 +10,7 @@ import joblib
 import numpy as np
 
 from automl.artifacts import JobOutput
+from automl.candidate import definition
 from automl.metrics import METRICS, score_all
 from automl.model import StackModel
 from runners.bagging import LayerData, Scratch
@@ -77,9 +78,8 @@ def fit_stack_ensemble(name: str, layers: list[dict[str, str]], members: list[st
     prediction = sum(v * p for (_, _, p), v in zip(scored, weights) if v > 0)
     metrics = score_all(data.problem_type, y, prediction, w, data.positive_index)
     source = "the validation channel" if data.X_score is not None else "out-of-fold predictions"
-    defn = {"CandidateName": name, "Algorithm": "weighted-ensemble", "ProblemType": data.problem_type.value,
-            "ObjectiveMetric": objective, "Level": len(layers) + 1, "Members": chosen,
-            "Selection": f"greedy ensemble selection, {SELECTION_ROUNDS} rounds, on {source}"}
+    defn = definition(name, "weighted-ensemble", data.problem_type.value, objective, Level=len(layers) + 1,
+                      Members=chosen, Selection=f"greedy ensemble selection, {SELECTION_ROUNDS} rounds, on {source}")
     model = StackModel(data.problem_type, data.classes, layers, chosen)
     return {"metrics": metrics, "objective_value": metrics[objective], **stack_speed(layers, chosen, speeds),
             "fit_s": time.time() - start, "weights": chosen} | save(output, defn, model)

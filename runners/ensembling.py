@@ -11,16 +11,17 @@ Candidates, in the order they train:
 """
 from __future__ import annotations
 
-import time
+from dataclasses import replace
 
 import numpy as np
 
 import algorithms
+from automl.candidate import Candidate, CandidateStatus, RunEnd, definition
 from runners.bagging import FitFolds, FitFull, SaveFullEnsemble, Scratch, first_layer, fold_count, next_layer
 from runners.base import Runner, RunContext
 from runners.ensemble import StackEnsemble
 from runners.executors import LocalProcessExecutor, OutcomeStatus
-from runners.launch import blocked, conclude, execute, start, train
+from runners.launch import blocked, conclude, execute, failed, start, train
 from runners.planner import Planner, finish_reserve_s
 from runners.training import task_for
 
@@ -44,14 +45,13 @@ class EnsemblingRunner(Runner):
     @staticmethod
     def _definition(ctx: RunContext, algorithm: str, level: int, params: dict, folds: int) -> dict:
         cls = algorithms.get(algorithm)
-        return {"CandidateName": f"{ctx.plan.name}-{algorithm}-L{level}", "Algorithm": algorithm,
-                "ProblemType": ctx.dataset.problem_type.value, "ObjectiveMetric": ctx.plan.objective,
-                "Level": level, "Hyperparameters": params, "Bagging": {"Folds": folds, "Stratified":
-                                                                       ctx.dataset.problem_type.is_classification},
-                "Preprocessing": {"Style": cls.preprocessing,
-                                  "Columns": {n: k.value for n, k in ctx.dataset.kinds.items()}}}
+        return definition(f"{ctx.plan.name}-{algorithm}-L{level}", algorithm, ctx.dataset.problem_type.value,
+                          ctx.plan.objective, Level=level, Hyperparameters=params,
+                          Bagging={"Folds": folds, "Stratified": ctx.dataset.problem_type.is_classification},
+                          Preprocessing={"Style": cls.preprocessing,
+                                         "Columns": {n: k.value for n, k in ctx.dataset.kinds.items()}})
 
-    def run(self, ctx: RunContext) -> str:
+    def run(self, ctx: RunContext) -> RunEnd:
         return _Job(ctx, self.definitions(ctx)).run()
 
 
@@ -67,35 +67,35 @@ class _Job:
         self.planner = Planner(ctx.budget, self.k, ensembles=2 if ctx.dataset.validation_given else 1)
         self.executor = LocalProcessExecutor(ctx.should_stop, preload=("runners.bagging",))
         self.executor.warm()
-        self.records: list[dict] = []  # every candidate started, in order
+        self.records: list[Candidate] = []  # every candidate started, in order
         self.short_of_time = False
 
-    def run(self) -> str:
+    def run(self) -> RunEnd:
         ended = self._layer_one()
         if ended:
             return ended
         bags1 = self._done(level=1)
-        layers = [{r["name"]: r["model_uri"] for r in bags1}]
+        layers = [{r.name: r.model_uri for r in bags1}]
         if self._can_stack(bags1):
             ended = self._layer_two(bags1)
             if ended:
                 return ended
             bags2 = self._done(level=2)
             if bags2:
-                layers.append({r["name"]: r["bag_uri"] for r in bags2})
+                layers.append({r.name: r.bag_uri for r in bags2})
         self.planner.ensembles = 0
-        ended, ensemble = self._ensemble("WeightedEnsemble-L2", layers[:1], [r["name"] for r in bags1])
+        ended, ensemble = self._ensemble("WeightedEnsemble-L2", layers[:1], [r.name for r in bags1])
         if not ended and len(layers) > 1:
             ended, _ = self._ensemble("WeightedEnsemble-L3", layers, [n for layer in layers for n in layer])
         if not ended and ensemble is not None:
             ended = self._refit(ensemble)
-        return ended or ("MaxAutoMLJobRuntimeReached" if self.short_of_time else "Completed")
+        return ended or (RunEnd.MAX_RUNTIME if self.short_of_time else RunEnd.COMPLETED)
 
-    def _done(self, level: int) -> list[dict]:
-        return [r for r in self.records if r["status"] == "Completed" and r["definition"].get("Level") == level
-                and r["algorithm"] != "weighted-ensemble"]
+    def _done(self, level: int) -> list[Candidate]:
+        return [r for r in self.records if r.completed and r.definition.get("Level") == level
+                and r.algorithm != "weighted-ensemble"]
 
-    def _can_stack(self, bags1: list[dict]) -> bool:
+    def _can_stack(self, bags1: list[Candidate]) -> bool:
         """A stack layer needs every fold's out-of-fold predictions, and rows no L1 label shaped to be judged
         on: a layer-2 model's out-of-fold score is optimistic (a row's label shaped its neighbours' L1 inputs;
         on credit_g an L2 linear model gained 0.056 AUC out of fold and lost 0.006 on the test split), so only
@@ -103,16 +103,16 @@ class _Job:
         return (len(bags1) >= STACK_MIN_MODELS and self.layer1.scored_folds == list(range(self.k))
                 and self.layer1.X_score is not None)
 
-    def _halt(self) -> tuple[bool, str | None]:
+    def _halt(self) -> tuple[bool, RunEnd | None]:
         """Whether no further candidate may start, and why the job must end: None when only the job's time is
         out, so the runner still finishes what it has."""
         why = blocked(self.ctx, len(self.records))
-        if why == "MaxAutoMLJobRuntimeReached":
+        if why is RunEnd.MAX_RUNTIME:
             self.short_of_time = True
             return True, None
         return why is not None, why
 
-    def _layer_one(self) -> str | None:
+    def _layer_one(self) -> RunEnd | None:
         queue = list(self.definitions)
         rows, columns = len(self.layer1.y), len(self.layer1.kinds)
         probed = False
@@ -126,20 +126,20 @@ class _Job:
             defn = defn | {"Hyperparameters": params}
             record = start(self.ctx, defn["CandidateName"], defn["Algorithm"], defn)
             if refusal:
-                self._failed(record, refusal)
+                self.records.append(failed(self.ctx, record, refusal))
                 continue
             names = [defn["Algorithm"]] + [d["Algorithm"] for d in queue]
-            soft_end = self.planner.soft_end(defn["Algorithm"], names, record["creation_time"])
+            soft_end = self.planner.soft_end(defn["Algorithm"], names, record.creation_time)
             if not probed:
                 defn, record, ended = self._probe(defn, cls, record, soft_end, names)
                 if ended:
                     return ended
-                if record["status"] in ("Failed", "Stopped"):
+                if record.status in (CandidateStatus.FAILED, CandidateStatus.STOPPED):
                     continue  # the next algorithm probes
                 probed = True
-                if record["status"] == "Completed":
+                if record.completed:
                     continue  # a hold-out: the probe's one fold is the whole candidate
-                soft_end = self.planner.soft_end(defn["Algorithm"], names, record["creation_time"])
+                soft_end = self.planner.soft_end(defn["Algorithm"], names, record.creation_time)
                 folds = self.layer1.scored_folds[1:]
             else:
                 folds = self.layer1.scored_folds
@@ -148,14 +148,14 @@ class _Job:
                 return ended
         return None
 
-    def _probe(self, defn: dict, cls, record: dict, soft_end: float, names: list[str]):
+    def _probe(self, defn: dict, cls, record: Candidate, soft_end: float, names: list[str]):
         """Fold 0 of the first algorithm, saved as a hold-out candidate: its cost fixes the folds every
         candidate fits. When that is one, the probe is the candidate (Completed); else it stays InProgress."""
         self.layer1.scored_folds = [0]
         self.scratch.save(self.scratch.layer(1), self.layer1)
         cap = self.planner.training_end() + CAP_GRACE_S
         defn = defn | {"Bagging": defn["Bagging"] | {"FoldsFitted": 1}}
-        record = record | {"definition": defn}
+        record = replace(record, definition=defn)
         outcome, hard = execute(self.ctx, self.executor, record,
                                 FitFolds(defn, cls, self.scratch, (0,), soft_end, self.ctx.output, self.ctx.threads()),
                                 cap)
@@ -173,47 +173,41 @@ class _Job:
             self.records.append(record)
             return defn, record, None
         defn = defn | {"FoldFacts": outcome.result["fold_facts"], "Bagging": defn["Bagging"] | {"FoldsFitted": m}}
-        return defn, record | {"definition": defn}, None
+        return defn, replace(record, definition=defn), None
 
-    def _bag(self, defn: dict, cls, record: dict, folds: list[int], soft_end: float) -> str | None:
+    def _bag(self, defn: dict, cls, record: Candidate, folds: list[int], soft_end: float) -> RunEnd | None:
         defn = defn | {"Bagging": defn["Bagging"] | {"FoldsFitted": len(self.layer1.scored_folds)}}
-        record = record | {"definition": defn}
+        record = replace(record, definition=defn)
         ended, record = train(self.ctx, self.executor, record,
                               FitFolds(defn, cls, self.scratch, tuple(folds), soft_end, self.ctx.output,
                                        self.ctx.threads()), self.planner.training_end() + CAP_GRACE_S)
         self.records.append(record)
         return ended
 
-    def _failed(self, record: dict, reason: str) -> None:
-        record = record | {"status": "Failed", "failure_reason": f"{record['name']}: {reason}",
-                           "end_time": time.time()}
-        self.ctx.record(record)
-        self.records.append(record)
-
-    def _layer_two(self, bags1: list[dict]) -> str | None:
+    def _layer_two(self, bags1: list[Candidate]) -> RunEnd | None:
         """Only algorithms whose L1 bag is expected to fit again in the time left, cheapest first."""
-        oof = {r["name"]: np.load(self.scratch.oof(r["name"])) for r in bags1}
-        score = ({r["name"]: np.load(self.scratch.score(r["name"])) for r in bags1}
+        oof = {r.name: np.load(self.scratch.oof(r.name)) for r in bags1}
+        score = ({r.name: np.load(self.scratch.score(r.name)) for r in bags1}
                  if self.layer1.X_score is not None else {})
         layer2 = next_layer(self.layer1, oof, score)
         self.scratch.save(self.scratch.layer(2), layer2)
-        ranked = sorted(bags1, key=lambda r: r["fit_s"])
+        ranked = sorted(bags1, key=lambda r: r.fit_s)
         for i, base in enumerate(ranked):
             halt, why = self._halt()
             if halt:
                 return why
-            if base["fit_s"] * 1.2 > self.planner.window_s():
+            if base.fit_s * 1.2 > self.planner.window_s():
                 self.short_of_time = True
                 continue
-            algorithm = base["algorithm"]
+            algorithm = base.algorithm
             cls = algorithms.get(algorithm)
-            defn = EnsemblingRunner._definition(self.ctx, algorithm, 2, base["definition"]["Hyperparameters"],
-                                                self.k)
+            defn = EnsemblingRunner._definition(self.ctx, algorithm, 2, base.definition["Hyperparameters"], self.k)
             defn["Bagging"]["FoldsFitted"] = self.k
-            defn["StackedOn"] = [{r["name"]: r["model_uri"] for r in bags1}]
-            defn["StackedOnSpeed"] = {k: sum(r[k] for r in bags1) for k in ("predict_s_per_1k", "inference_latency_s")}
+            defn["StackedOn"] = [{r.name: r.model_uri for r in bags1}]
+            defn["StackedOnSpeed"] = {"predict_s_per_1k": sum(r.predict_s_per_1k for r in bags1),
+                                      "inference_latency_s": sum(r.inference_latency_s for r in bags1)}
             record = start(self.ctx, defn["CandidateName"], algorithm, defn)
-            soft_end = self.planner.soft_end(algorithm, [r["algorithm"] for r in ranked[i:]], record["creation_time"])
+            soft_end = self.planner.soft_end(algorithm, [r.algorithm for r in ranked[i:]], record.creation_time)
             ended, record = train(self.ctx, self.executor, record,
                                   FitFolds(defn, cls, self.scratch, tuple(range(self.k)), soft_end, self.ctx.output,
                                            self.ctx.threads()), self.planner.training_end() + CAP_GRACE_S)
@@ -229,18 +223,20 @@ class _Job:
         if halt:
             return why, None
         name = f"{self.ctx.plan.name}-{label}"
-        record = start(self.ctx, name, "weighted-ensemble", {"CandidateName": name, "Level": len(layers) + 1})
+        record = start(self.ctx, name, "weighted-ensemble", definition(
+            name, "weighted-ensemble", self.ctx.dataset.problem_type.value, self.ctx.plan.objective,
+            Level=len(layers) + 1))
         ended, record = train(self.ctx, self.executor, record,
                               StackEnsemble(name, layers, members, self._speeds(), self.scratch, self.ctx.output,
                                             self.ctx.plan.objective), self.planner.training_end())
         self.records.append(record)
-        return ended, record if record["status"] == "Completed" else None
+        return ended, record if record.completed else None
 
-    def _refit(self, ensemble: dict) -> str | None:
+    def _refit(self, ensemble: Candidate) -> RunEnd | None:
         """Each L1 member of the L2 ensemble once on all rows, then the same weights over the refits."""
-        by_name = {r["name"]: r for r in self.records}
-        members = [by_name[n] for n in ensemble["weights"]]
-        expected = sum(CANDIDATE_OVERHEAD_S + np.mean([f["fit_s"] for f in r["fold_facts"]]) * len(self.layer1.y) /
+        by_name = {r.name: r for r in self.records}
+        members = [by_name[n] for n in ensemble.weights]
+        expected = sum(CANDIDATE_OVERHEAD_S + np.mean([f["fit_s"] for f in r.fold_facts]) * len(self.layer1.y) /
                        max(1, len(self.layer1.y) - len(self.layer1.folds[0])) for r in members)
         holdout = len(self.layer1.scored_folds) < self.k
         if REFIT_SAFETY[holdout] * expected > self.ctx.budget.remaining_s() - finish_reserve_s(
@@ -252,13 +248,13 @@ class _Job:
             halt, why = self._halt()
             if halt:
                 return why
-            cls = algorithms.get(member["algorithm"])
-            defn = member["definition"] | {
-                "CandidateName": f"{self.ctx.plan.name}-{member['algorithm']}-FULL", "Level": 1,
-                "Hyperparameters": member["definition"]["Hyperparameters"] | cls.refit_params(member["fold_facts"]),
-                "RefitOf": member["name"], "Bagging": None}
+            cls = algorithms.get(member.algorithm)
+            defn = member.definition | {
+                "CandidateName": f"{self.ctx.plan.name}-{member.algorithm}-FULL", "Level": 1,
+                "Hyperparameters": member.definition["Hyperparameters"] | cls.refit_params(member.fold_facts),
+                "RefitOf": member.name, "Bagging": None}
             defn.pop("FoldFacts", None)
-            record = start(self.ctx, defn["CandidateName"], member["algorithm"], defn)
+            record = start(self.ctx, defn["CandidateName"], member.algorithm, defn)
             ended, record = train(self.ctx, self.executor, record,
                                   FitFull(defn, cls, self.scratch, self.ctx.output, self.ctx.threads()),
                                   self.planner.training_end())
@@ -266,35 +262,34 @@ class _Job:
             self.records.append(record)
             if ended:
                 return ended
-            if record["status"] != "Completed":
+            if not record.completed:
                 return None
-            refits[member["name"]] = record
+            refits[member.name] = record
         name = f"{self.ctx.plan.name}-WeightedEnsemble-L2-FULL"
-        weights = {refits[n]["name"]: w for n, w in ensemble["weights"].items()}
-        defn = {"CandidateName": name, "Algorithm": "weighted-ensemble", "ProblemType": ensemble["definition"].get(
-            "ProblemType"), "ObjectiveMetric": self.ctx.plan.objective, "Level": 2, "Members": weights,
-            "RefitOf": ensemble["name"]}
+        weights = {refits[n].name: w for n, w in ensemble.weights.items()}
+        defn = definition(name, "weighted-ensemble", self.ctx.dataset.problem_type.value, self.ctx.plan.objective,
+                          Level=2, Members=weights, RefitOf=ensemble.name)
         record = start(self.ctx, name, "weighted-ensemble", defn)
         ended, record = train(self.ctx, self.executor, record,
-                              SaveFullEnsemble(defn, {r["name"]: r["model_uri"] for r in refits.values()}, weights,
+                              SaveFullEnsemble(defn, {r.name: r.model_uri for r in refits.values()}, weights,
                                                self._speeds(), self.scratch, self.ctx.output),
                               self.planner.training_end())
         self.records.append(self._scored_as(record, ensemble))
         return ended
 
     def _speeds(self) -> dict[str, dict]:
-        return {r["name"]: {k: r[k] for k in ("predict_s_per_1k", "inference_latency_s")} for r in self.records
-                if r["status"] == "Completed"}
+        return {r.name: {"predict_s_per_1k": r.predict_s_per_1k, "inference_latency_s": r.inference_latency_s}
+                for r in self.records if r.completed}
 
-    def _scored_as(self, record: dict, source: dict) -> dict:
+    def _scored_as(self, record: Candidate, source: Candidate) -> Candidate:
         """A refit has no unseen rows unless the user gave a validation channel: it reports its source's score,
         says so, and is preferred on that tie only where the source saw fewer rows (a hold-out fold)."""
-        if record["status"] != "Completed" or "objective_value" in record:
+        if not record.completed or record.objective_value is not None:
             return record
         holdout = len(self.layer1.scored_folds) < self.k
-        record = record | {"metrics": source["metrics"], "objective_value": source["objective_value"],
-                           "score_source": f"estimated: the {'hold-out' if holdout else 'out-of-fold'} score of "
-                                           f"{source['name']}",
-                           "tie_rank": -1 if holdout else 1}
+        record = replace(record, metrics=source.metrics, objective_value=source.objective_value,
+                         score_source=f"estimated: the {'hold-out' if holdout else 'out-of-fold'} score of "
+                                      f"{source.name}",
+                         tie_rank=-1 if holdout else 1)
         self.ctx.record(record)
         return record

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 
+from automl.candidate import Candidate, CandidateStatus, RunEnd
 from runners.base import RunContext
 from runners.executors import Executor, Outcome, OutcomeStatus, Task
 
@@ -16,63 +17,67 @@ log = logging.getLogger(__name__)
 MIN_CANDIDATE_S = 1.0  # no candidate starts with less of the job's time left than this
 
 
-def blocked(ctx: RunContext, trained: int, need_s: float = MIN_CANDIDATE_S) -> str | None:
+def blocked(ctx: RunContext, trained: int, need_s: float = MIN_CANDIDATE_S) -> RunEnd | None:
     """Why no further candidate may start (or None): a stop, the job's time, or MaxCandidates."""
     if ctx.should_stop():
-        return "Stopped"
+        return RunEnd.STOPPED
     if ctx.budget.remaining_s() <= need_s:
-        return "MaxAutoMLJobRuntimeReached"
+        return RunEnd.MAX_RUNTIME
     if ctx.budget.max_candidates is not None and trained >= ctx.budget.max_candidates:
-        return "MaxCandidatesReached"
+        return RunEnd.MAX_CANDIDATES
     return None
 
 
-def start(ctx: RunContext, name: str, algorithm: str, defn: dict) -> dict:
-    record = {"name": name, "algorithm": algorithm, "status": "InProgress", "creation_time": time.time(),
-              "definition": defn}
+def start(ctx: RunContext, name: str, algorithm: str, defn: dict) -> Candidate:
+    record = Candidate(name, algorithm, CandidateStatus.IN_PROGRESS, time.time(), defn)
     ctx.record(record)
     return record
 
 
-def execute(ctx: RunContext, executor: Executor, record: dict, task: Task,
+def execute(ctx: RunContext, executor: Executor, record: Candidate, task: Task,
             cap: float | None = None) -> tuple[Outcome, float]:
     """Run the task under the candidate's hard deadline, counted from the candidate's start (its work may
     take several tasks) and never past `cap`, the end the job's planner keeps for its own later steps;
     returns (outcome, deadline)."""
-    hard = ctx.budget.candidate_deadline(record["creation_time"])
+    hard = ctx.budget.candidate_deadline(record.creation_time)
     if cap is not None:
         hard = min(hard, cap)
     return executor.submit(task, deadline=hard).result(), hard
 
 
-def train(ctx: RunContext, executor: Executor, record: dict, task: Task,
-          cap: float | None = None) -> tuple[str | None, dict]:
+def train(ctx: RunContext, executor: Executor, record: Candidate, task: Task,
+          cap: float | None = None) -> tuple[RunEnd | None, Candidate]:
     """Run one InProgress candidate's work to its end and record the outcome."""
     return conclude(ctx, record, *execute(ctx, executor, record, task, cap), cap)
 
 
-def conclude(ctx: RunContext, record: dict, outcome: Outcome, hard: float,
-             cap: float | None = None) -> tuple[str | None, dict]:
+def conclude(ctx: RunContext, record: Candidate, outcome: Outcome, hard: float,
+             cap: float | None = None) -> tuple[RunEnd | None, Candidate]:
     """Record how a candidate's work ended; returns (why the job must end, or None; the final record). A
     candidate ended by the job's limit or the planner's cap is Stopped; by its own limit, Failed."""
-    name = record["name"]
-    record = record | {"end_time": time.time()}
+    name, now = record.name, time.time()
     job_limit = hard >= min(ctx.budget.deadline, cap if cap is not None else ctx.budget.deadline)
+    ended = None
     if outcome.status is OutcomeStatus.COMPLETED:
-        record |= outcome.result | {"status": "Completed"}
-        ctx.record(record)
-        return None, record
+        record = record.finished(CandidateStatus.COMPLETED, now, outcome.result)
+    elif outcome.status is OutcomeStatus.STOPPED:
+        record, ended = record.finished(CandidateStatus.STOPPED, now, failure_reason=outcome.error), RunEnd.STOPPED
+    elif outcome.status is OutcomeStatus.TIMED_OUT:
+        limit = "MaxAutoMLJobRuntimeInSeconds" if job_limit else "MaxRuntimePerTrainingJobInSeconds"
+        record = record.finished(CandidateStatus.STOPPED if job_limit else CandidateStatus.FAILED, now,
+                                 failure_reason=f"{name}: ran past {limit}")
+        ended = RunEnd.MAX_RUNTIME if hard >= ctx.budget.deadline else None
+    else:
+        record = record.finished(CandidateStatus.FAILED, now, failure_reason=f"{name}: {outcome.error}")
     if outcome.traceback:
         log.error("%s failed in its training process:\n%s", name, outcome.traceback.rstrip())
-    if outcome.status is OutcomeStatus.STOPPED:
-        record |= {"status": "Stopped", "failure_reason": outcome.error}
-        ctx.record(record)
-        return "Stopped", record
-    if outcome.status is OutcomeStatus.TIMED_OUT:
-        limit = "MaxAutoMLJobRuntimeInSeconds" if job_limit else "MaxRuntimePerTrainingJobInSeconds"
-        record |= {"status": "Stopped" if job_limit else "Failed", "failure_reason": f"{name}: ran past {limit}"}
-        ctx.record(record)
-        return ("MaxAutoMLJobRuntimeReached" if hard >= ctx.budget.deadline else None), record
-    record |= {"status": "Failed", "failure_reason": f"{name}: {outcome.error}"}
     ctx.record(record)
-    return None, record
+    return ended, record
+
+
+def failed(ctx: RunContext, record: Candidate, reason: str) -> Candidate:
+    """A candidate that ends Failed without running (refused before it started)."""
+    record = record.finished(CandidateStatus.FAILED, time.time(), failure_reason=f"{record.name}: {reason}")
+    ctx.record(record)
+    return record
+

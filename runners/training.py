@@ -14,6 +14,7 @@ import numpy as np
 import algorithms
 from algorithms.base import Task
 from automl.artifacts import JobOutput, dump_model, public_uri, write_json
+from automl.candidate import definition as candidate_definition
 from automl.dataset import Dataset
 from automl.metrics import score_all
 from automl.model import CandidateModel
@@ -29,11 +30,11 @@ SOFT_DEADLINE_MIN_S = 1.0
 def definition(name: str, algorithm: str, params: dict, options: dict, dataset: Dataset, objective: str) -> dict:
     """A candidate's pipeline as saved beside its model: algorithm, parameters and preprocessing."""
     cls = algorithms.get(algorithm)
-    return {"CandidateName": name, "Algorithm": algorithm, "ProblemType": dataset.problem_type.value,
-            "ObjectiveMetric": objective,
-            "Hyperparameters": cls.default_params(task_for(dataset.problem_type, dataset.classes, 1)) | params,
-            "Preprocessing": {"Style": cls.preprocessing, "Options": DEFAULT_OPTIONS | options,
-                              "Columns": {c: kind.value for c, kind in dataset.kinds.items()}}}
+    return candidate_definition(
+        name, algorithm, dataset.problem_type.value, objective,
+        Hyperparameters=cls.default_params(task_for(dataset.problem_type, dataset.classes, 1)) | params,
+        Preprocessing={"Style": cls.preprocessing, "Options": DEFAULT_OPTIONS | options,
+                       "Columns": {c: kind.value for c, kind in dataset.kinds.items()}})
 
 
 def task_for(problem_type, classes: list, threads: int, categorical: tuple[int, ...] = ()) -> Task:

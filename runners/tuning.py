@@ -24,6 +24,7 @@ import numpy as np
 import algorithms
 from algorithms.base import FULL_RESOURCE, Pruned
 from automl.artifacts import JobOutput, read_bytes
+from automl.candidate import Candidate, CandidateStatus, RunEnd
 from automl.dataset import Dataset
 from automl.metrics import METRICS
 from runners import study as studies
@@ -43,7 +44,8 @@ OTHERS_POLL_S = 0.5
 # A trial is asked, then named with its worker in a second write: a trial found RUNNING without a worker this
 # soon after it started is in that gap (a live worker's), not a dead worker's.
 UNNAMED_GRACE_S = 60.0
-RECORDED_END = {"Completed": "COMPLETE", "Stopped": "PRUNED", "Failed": "FAIL"}  # candidate status -> trial state
+RECORDED_END = {CandidateStatus.COMPLETED: "COMPLETE", CandidateStatus.STOPPED: "PRUNED",
+                CandidateStatus.FAILED: "FAIL"}  # candidate status -> trial state
 
 
 @dataclass(frozen=True)
@@ -168,10 +170,10 @@ class TuningRunner(Runner):
             out.append(defn)
         return out
 
-    def run(self, ctx: RunContext) -> str:
+    def run(self, ctx: RunContext) -> RunEnd:
         search = _Search(ctx)
         reason = search.tune()
-        if reason == "Stopped":
+        if reason is RunEnd.STOPPED:
             return reason
         search.wait_for_others()
         if search.subsampled:  # the trials kept time for this even when the job's limit ended them
@@ -180,7 +182,7 @@ class TuningRunner(Runner):
                 return ended
         return reason
 
-    def join(self, ctx: RunContext) -> str:
+    def join(self, ctx: RunContext) -> RunEnd:
         """Another worker's share of the same study: trials only; the job's own worker ends the job."""
         return _Search(ctx).tune()
 
@@ -211,16 +213,16 @@ class _Search:
             ctx.dataset = _subset(ctx.dataset, train_rows, self.valid_rows)
             joblib.dump(ctx.dataset, self.data_path)
 
-    def tune(self) -> str:
+    def tune(self) -> RunEnd:
         self._fail_dead_trials()
         self.executor.warm()
         slots = max(1, self.ctx.threads())
         with ThreadPoolExecutor(slots) as pool:
             reasons = list(pool.map(lambda _: self._trials(), range(slots)))
-        for reason in ("Stopped", "MaxAutoMLJobRuntimeReached", "MaxCandidatesReached"):
+        for reason in (RunEnd.STOPPED, RunEnd.MAX_RUNTIME, RunEnd.MAX_CANDIDATES):
             if reason in reasons:
                 return reason
-        return "Completed"
+        return RunEnd.COMPLETED
 
     def _need_s(self) -> float:
         """Time to keep for the final fit when trials subsample: the best trial so far scaled to every row, at
@@ -240,7 +242,10 @@ class _Search:
         with self.lock:
             done = self.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
             best = self.study.best_trial.user_attrs.get("candidate") if done else None
-        return (best, self.ctx.recorded().get(best, {}).get("fit_s")) if best else (None, None)
+        if not best:
+            return None, None
+        record = self.ctx.recorded().get(best)
+        return best, None if record is None else record.fit_s
 
     def _seconds_per_row(self, fit_s: float) -> float:
         """A trial's fit time per training row on the job's threads (training time grows about linearly with
@@ -255,7 +260,7 @@ class _Search:
         rows = int(REFIT_TIME_SHARE * seconds / self._seconds_per_row(fit_s))
         return rows if rows >= REFIT_MIN_GAIN * self.sample else 0
 
-    def _trials(self) -> str:
+    def _trials(self) -> RunEnd:
         while True:
             why = blocked(self.ctx, 0, self._need_s())
             if why:
@@ -266,7 +271,7 @@ class _Search:
                 if self.plan.max_candidates is not None and trial.number >= self.plan.max_candidates:
                     trial.set_user_attr("refused", "beyond MaxCandidates")
                     self.study.tell(trial, state=_state("FAIL"))
-                    return "MaxCandidatesReached"
+                    return RunEnd.MAX_CANDIDATES
                 spec = self._spec(trial)
             self._run(trial, spec)
 
@@ -288,16 +293,16 @@ class _Search:
         outcome, hard = execute(self.ctx, self.executor, record,
                                 RunTrial(spec, algorithms.get(spec.algorithm), self.data_path, self.ctx.output, 1), cap)
         if outcome.status is OutcomeStatus.COMPLETED and "pruned" in outcome.result:
-            record |= {"status": "Stopped", "end_time": time.time(), "fit_s": outcome.result["fit_s"],
-                       "failure_reason": f"{spec.name}: pruned by Hyperband at {outcome.result['pruned']}"}
+            record = record.finished(CandidateStatus.STOPPED, time.time(), {"fit_s": outcome.result["fit_s"]},
+                                     f"{spec.name}: pruned by Hyperband at {outcome.result['pruned']}")
             self.ctx.record(record)
             with self.lock:
                 self._tell(trial, state=_state("PRUNED"))
             return
         _, record = conclude(self.ctx, record, outcome, hard, cap)
         with self.lock:
-            if record["status"] == "Completed":
-                self._tell(trial, record["objective_value"])
+            if record.completed:
+                self._tell(trial, record.objective_value)
             else:
                 self._tell(trial, state=_state("FAIL"))
 
@@ -320,16 +325,15 @@ class _Search:
             algorithm = frozen.params.get("algorithm", "")
             name = frozen.user_attrs.get("candidate") or "-".join(
                 filter(None, (f"{self.plan.name}-trial-{frozen.number:03d}", algorithm)))
-            status = recorded.get(name, {}).get("status")
-            if status in RECORDED_END:
-                value = recorded[name]["objective_value"] if status == "Completed" else None
-                self.study.tell(frozen.number, value, state=_state(RECORDED_END[status]), skip_if_finished=True)
+            known = recorded.get(name)
+            if known is not None and known.status in RECORDED_END:
+                value = known.objective_value if known.completed else None
+                self.study.tell(frozen.number, value, state=_state(RECORDED_END[known.status]), skip_if_finished=True)
                 continue
             self.study.tell(frozen.number, state=_state("FAIL"), skip_if_finished=True)
             started = frozen.datetime_start.timestamp() if frozen.datetime_start else time.time()
-            self.ctx.record({"name": name, "algorithm": algorithm, "status": "Failed", "creation_time": started,
-                             "end_time": time.time(),
-                             "failure_reason": f"{name}: the worker running it died before it finished"})
+            self.ctx.record(Candidate(name, algorithm, CandidateStatus.FAILED, started, end_time=time.time(),
+                                      failure_reason=f"{name}: the worker running it died before it finished"))
 
     def wait_for_others(self) -> None:
         """Trials of joined workers still running end (or the job's time does) before the job concludes; those
@@ -340,11 +344,11 @@ class _Search:
             time.sleep(OTHERS_POLL_S)
             self._fail_dead_trials()
 
-    def refit_best(self) -> str | None:
+    def refit_best(self) -> RunEnd | None:
         """The best trial's pipeline trained on every training row, or on as many as the time left affords: the
         final candidate (it is the job's best only if it scores better than the trials on the same rows)."""
         source, fit_s = self._best()
-        if source is None or blocked(self.ctx, 0) in ("Stopped", "MaxAutoMLJobRuntimeReached"):
+        if source is None or blocked(self.ctx, 0) in (RunEnd.STOPPED, RunEnd.MAX_RUNTIME):
             return None
         rows = self.rows if fit_s is None else self._refit_rows(self.ctx.budget.remaining_s(), fit_s)
         if not rows:

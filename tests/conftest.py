@@ -144,5 +144,5 @@ def run_context(tmp_path, names, per_candidate_s=60, max_candidates=None, mode="
     return RunContext(plan=plan, dataset=dataset, dataset_path=path,
                       budget=Budget(time.time(), 120, per_candidate_s, plan.max_candidates),
                       output=JobOutput(plan.job_output), should_stop=lambda: False,
-                      record=lambda r: records.__setitem__(r["name"], r),
+                      record=lambda r: records.__setitem__(r.name, r),
                       recorded=lambda: dict(records), threads=lambda: 1), records

@@ -16,6 +16,7 @@ import algorithms
 from algorithms.base import Pruned
 from algorithms.linear_learner import LinearLearner
 from algorithms.xgboost import XGBoost
+from automl.candidate import Candidate, CandidateStatus
 from automl.errors import ValidationException
 from runners import study as studies
 from runners.tuning import TuningRunner, _Search
@@ -117,8 +118,8 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatc
     ctx, records = run_context(tmp_path, ["linear-learner"], max_candidates=2)
     assert TuningRunner().run(ctx) == "MaxCandidatesReached"
     assert sorted(records) == ["job-1-trial-000-linear-learner", "job-1-trial-001-linear-learner"]
-    assert records["job-1-trial-000-linear-learner"]["status"] == "Failed"
-    assert records["job-1-trial-000-linear-learner"]["failure_reason"] == (
+    assert records["job-1-trial-000-linear-learner"].status == "Failed"
+    assert records["job-1-trial-000-linear-learner"].failure_reason == (
         "job-1-trial-000-linear-learner: ValueError: singular matrix")
     study = studies.open_study(ctx.plan.study_storage, ctx.plan.name)
     assert [t.state.name for t in study.trials if "refused" not in t.user_attrs] == ["FAIL", "FAIL"]
@@ -131,9 +132,9 @@ def test_per_trial_limit_ends_the_process(tmp_path, monkeypatch):
     assert TuningRunner().run(ctx) == "MaxCandidatesReached"
     assert time.time() - began < 15
     stubborn = records["job-1-trial-000-linear-learner"]
-    assert stubborn["status"] == "Failed"
-    assert stubborn["failure_reason"] == "job-1-trial-000-linear-learner: ran past MaxRuntimePerTrainingJobInSeconds"
-    assert stubborn["end_time"] - stubborn["creation_time"] < 3.5
+    assert stubborn.status == "Failed"
+    assert stubborn.failure_reason == "job-1-trial-000-linear-learner: ran past MaxRuntimePerTrainingJobInSeconds"
+    assert stubborn.end_time - stubborn.creation_time < 3.5
 
 
 def test_whole_job_limit_keeps_the_best_finished_trial(sm, tmp_path):
@@ -199,21 +200,22 @@ def test_a_dead_workers_trials_keep_what_it_recorded(tmp_path):
     gone.wait()
     dead = studies.worker_id().rsplit(":", 2)[0] + f":{gone.pid}:None"
     study = studies.open_study(ctx.plan.study_storage, ctx.plan.name, "maximize")
-    for number, ended in enumerate(({"status": "Completed", "objective_value": 0.93}, {"status": "Stopped"}, None)):
+    ends = ({"status": CandidateStatus.COMPLETED, "objective_value": 0.93}, {"status": CandidateStatus.STOPPED}, None)
+    for number, ended in enumerate(ends):
         trial = study.ask()
         trial.suggest_categorical("algorithm", ["linear-learner"])
         trial.set_user_attr("worker", dead)
         name = f"{ctx.plan.name}-trial-{number:03d}-linear-learner"
         trial.set_user_attr("candidate", name)
         if ended:
-            records[name] = {"name": name, "creation_time": 1.0, **ended}
+            records[name] = Candidate(name, "linear-learner", creation_time=1.0, **ended)
     _Search(ctx)._fail_dead_trials()
     study = studies.open_study(ctx.plan.study_storage, ctx.plan.name)
     assert [(t.state.name, t.value) for t in study.trials] == [("COMPLETE", 0.93), ("PRUNED", None),
                                                                ("FAIL", None)]
-    assert [records[f"{ctx.plan.name}-trial-{n:03d}-linear-learner"]["status"] for n in range(3)] == [
+    assert [records[f"{ctx.plan.name}-trial-{n:03d}-linear-learner"].status for n in range(3)] == [
         "Completed", "Stopped", "Failed"]
-    assert records[f"{ctx.plan.name}-trial-000-linear-learner"]["objective_value"] == 0.93
+    assert records[f"{ctx.plan.name}-trial-000-linear-learner"].objective_value == 0.93
 
 
 def test_a_study_storage_that_cannot_be_opened_refuses_the_job(sm, tmp_path, monkeypatch):
@@ -282,14 +284,14 @@ def test_large_data_is_tuned_on_a_sample_and_refit_on_every_row(tmp_path, monkey
     every_row = len(ctx.dataset.y_train)
     assert TuningRunner().run(ctx) == "MaxCandidatesReached"
     assert len(ctx.dataset.y_train) == 200, "the worker keeps only the sample while tuning"
-    trial_rows = {r["rows"] for n, r in records.items() if "-trial-" in n and r["status"] == "Completed"}
+    trial_rows = {r.rows for n, r in records.items() if "-trial-" in n and r.status == "Completed"}
     assert trial_rows == {200}
     full = records["job-1-linear-learner-full"]
-    assert full["status"] == "Completed" and full["rows"] == every_row
-    assert full["definition"]["RefitOf"] in records
+    assert full.status == "Completed" and full.rows == every_row
+    assert full.definition["RefitOf"] in records
     study = optuna.load_study(study_name=ctx.plan.name, storage=ctx.plan.study_storage)
     best = study.best_trial
-    assert full["definition"]["Hyperparameters"]["C"] == pytest.approx(best.params["linear-learner:C"])
+    assert full.definition["Hyperparameters"]["C"] == pytest.approx(best.params["linear-learner:C"])
 
 
 def test_the_final_fit_takes_the_rows_its_time_affords(tmp_path, monkeypatch):
@@ -305,10 +307,10 @@ def test_the_final_fit_takes_the_rows_its_time_affords(tmp_path, monkeypatch):
     refits = {n: r for n, r in records.items() if "-trial-" not in n}
     assert len(refits) == 1
     (name, refit), = refits.items()
-    assert 80 <= refit["rows"] < every_row and name == f"job-1-linear-learner-{refit['rows']}-rows"
-    assert 0.8 * 90 * every_row / 300 <= refit["rows"] <= 0.8 * 120 * every_row / 300  # 80% of the time left
-    assert refit["status"] == "Completed"
-    assert refit["definition"]["TrainingRows"] == f"{refit['rows']} of {every_row}"
+    assert 80 <= refit.rows < every_row and name == f"job-1-linear-learner-{refit.rows}-rows"
+    assert 0.8 * 90 * every_row / 300 <= refit.rows <= 0.8 * 120 * every_row / 300  # 80% of the time left
+    assert refit.status == "Completed"
+    assert refit.definition["TrainingRows"] == f"{refit.rows} of {every_row}"
 
     ctx, records = run_context(tmp_path / "slower", ["linear-learner"], max_candidates=2)
     monkeypatch.setattr(tuning_module._Search, "_seconds_per_row", lambda self, fit_s: 3000 / every_row)
