@@ -19,15 +19,14 @@ from pathlib import Path
 import pandas as pd
 
 from automl import errors, responses, scheduler, settings
-from automl.artifacts import load_model
 from automl.channels import read_any
 from automl.contract import validate_request
 from automl.dataset import create_analysis_limit_bytes, load_dataset
+from automl.estimator import job_model
 from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error
 from automl.problem import Mode
 from automl.spec import JobPlan, resolve
 from automl.store import TERMINAL, Store, name_in_use
-from runners.study import create_storage, storage_url
 
 STATUS_ORDER = {"InProgress": 0, "Stopping": 1, "Stopped": 2, "Failed": 3, "Completed": 4}
 
@@ -52,6 +51,8 @@ class Client:
             pass
         plan = resolve(request)
         if plan.mode is Mode.HYPERPARAMETER_TUNING:
+            from runners.study import create_storage, storage_url  # the trainer: not needed to load a model
+
             plan = replace(plan, study_storage=storage_url(self.store.root, name))
             create_storage(plan.study_storage)
         scheduler.admit(self.store)
@@ -153,15 +154,10 @@ class Client:
                 raise TimeoutError(f"job {name!r} is still {answer['AutoMLJobSecondaryStatus']} after {timeout} s")
             time.sleep(poll_s)
 
-    def predict(self, name: str, data) -> pd.DataFrame:
-        """Score a DataFrame or a data location with the job's best candidate (Autopilot's inference keys)."""
-        job = self.store.job(name)
-        if not job.best_candidate:
-            raise ValidationException(f"AutoMLJobName: job {job.name!r} has no best candidate "
-                                      f"(status {job.status}/{job.secondary_status})")
-        record = next(r for r in self.store.candidates(name) if r["name"] == job.best_candidate["name"])
-        model = load_model(record["model_uri"])
-        return model.infer(read_any(data))
+    def predict(self, name: str, data, candidate: str | None = None) -> pd.DataFrame:
+        """Score a DataFrame or a data location with the job's best candidate, or any Completed `candidate` of
+        it (Autopilot's inference keys)."""
+        return job_model(self.store, name, candidate).infer(read_any(data))
 
 
 def _jsonable(request: dict) -> dict:
@@ -239,5 +235,5 @@ def wait(name: str, timeout: float | None = None) -> dict:
     return _shared().wait(name, timeout)
 
 
-def predict(name: str, data) -> pd.DataFrame:
-    return _shared().predict(name, data)
+def predict(name: str, data, candidate: str | None = None) -> pd.DataFrame:
+    return _shared().predict(name, data, candidate)
