@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from automl import errors, responses, scheduler, settings
-from automl.artifacts import load_model
 from automl.channels import read_any
 from automl.contract import validate_request
 from automl.dataset import create_analysis_limit_bytes, load_dataset
+from automl.estimator import job_model
 from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error
 from automl.spec import JobPlan, resolve
 from automl.store import TERMINAL, Store, name_in_use
@@ -146,15 +146,10 @@ class Client:
                 raise TimeoutError(f"job {name!r} is still {answer['AutoMLJobSecondaryStatus']} after {timeout} s")
             time.sleep(poll_s)
 
-    def predict(self, name: str, data) -> pd.DataFrame:
-        """Score a DataFrame or a data location with the job's best candidate (Autopilot's inference keys)."""
-        job = self.store.job(name)
-        if not job.best_candidate:
-            raise ValidationException(f"AutoMLJobName: job {job.name!r} has no best candidate "
-                                      f"(status {job.status}/{job.secondary_status})")
-        record = next(r for r in self.store.candidates(name) if r.name == job.best_candidate["name"])
-        model = load_model(record.model_uri)
-        return model.infer(read_any(data))
+    def predict(self, name: str, data, candidate: str | None = None) -> pd.DataFrame:
+        """Score a DataFrame or a data location with the job's best candidate, or any Completed `candidate` of
+        it (Autopilot's inference keys)."""
+        return job_model(self.store, name, candidate).infer(read_any(data))
 
 
 def _jsonable(request: dict) -> dict:
@@ -232,5 +227,5 @@ def wait(name: str, timeout: float | None = None) -> dict:
     return _shared().wait(name, timeout)
 
 
-def predict(name: str, data) -> pd.DataFrame:
-    return _shared().predict(name, data)
+def predict(name: str, data, candidate: str | None = None) -> pd.DataFrame:
+    return _shared().predict(name, data, candidate)

@@ -13,6 +13,7 @@ import tempfile
 import joblib
 
 from automl.channels import filesystem, join_uri
+from automl.errors import field_error
 
 
 def _is_local(uri: str) -> bool:
@@ -66,7 +67,52 @@ def dump_model(uri: str, model) -> None:
 
 
 def load_model(uri: str):
-    return joblib.load(io.BytesIO(read_bytes(uri)))
+    """A saved candidate; a stack is told its job output folder, where its members' relative paths start."""
+    model = joblib.load(io.BytesIO(read_bytes(uri)))
+    if hasattr(model, "members_in"):
+        model.members_in(job_output_of(uri))
+    return model
+
+
+def _exists(uri: str) -> bool:
+    fs, path = filesystem(uri)
+    return fs.isfile(path)
+
+
+def locate_model(location: str, candidate: str | None = None) -> str:
+    """The model file a location means: itself, a candidate folder's model, or a job output folder's best
+    candidate (or `candidate`'s model)."""
+    uri = public_uri(location).rstrip("/")
+    if _exists(uri):
+        found, chosen = uri, False
+    elif _exists(join_uri(uri, "model.joblib")):
+        found, chosen = join_uri(uri, "model.joblib"), False
+    elif candidate is not None:
+        found, chosen = JobOutput(uri).model(candidate), True
+        if not _exists(found):
+            raise field_error("candidate", f"has no model in {join_uri(uri, 'candidates')}", candidate)
+    else:
+        found, chosen = JobOutput(uri).best_model, True
+        if not _exists(found):
+            raise field_error("path_or_job", "is neither a job in the store nor a model file, candidate folder or "
+                                             "job output folder", location)
+    if candidate is not None and not chosen:
+        raise field_error("candidate", f"can only be chosen in a job or its output folder; {location} is one "
+                                       "model", candidate)
+    return found
+
+
+def _parent(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[0]
+
+
+def job_output_of(model_uri: str) -> str:
+    """The job output folder a model file lies in: `<job output>/candidates/<name>/<file>` or the best
+    candidate's copy, `<job output>/best_candidate/model.joblib`."""
+    folder = _parent(public_uri(model_uri))
+    if folder.rsplit("/", 1)[-1] == "best_candidate":
+        return _parent(folder)
+    return _parent(_parent(folder))
 
 
 class JobOutput:
@@ -77,6 +123,13 @@ class JobOutput:
 
     def _at(self, *parts: str) -> str:
         return join_uri(self.base, *parts)
+
+    def relative(self, uri: str) -> str:
+        """A location under this job's output folder as a path relative to it (how a stack names members)."""
+        base, uri = public_uri(self.base) + "/", public_uri(uri)
+        if not uri.startswith(base):
+            raise ValueError(f"{uri} is not under the job output folder {base}")
+        return uri.removeprefix(base)
 
     def model(self, candidate: str) -> str:
         return self._at("candidates", candidate, "model.joblib")

@@ -3,7 +3,7 @@
     automl create-auto-ml-job --cli-input-json file://request.json
     automl describe-auto-ml-job --auto-ml-job-name my-job
     automl run data.csv --target label --max-runtime 300
-    automl predict --job my-job --input new.csv --output predictions.csv
+    automl predict --job my-job --input new.csv --output predictions.csv [--candidate my-job-lightgbm-L1]
     automl resume my-job            # a tuning job whose worker died: continue its study
     automl join my-job              # one more worker for a running tuning job's study
 """
@@ -142,7 +142,7 @@ def _finish(client: api.Client, name: str, timeout: float | None) -> int:
 
 
 def _predict(client: api.Client, args) -> int:
-    frame = client.predict(args.job, args.input)
+    frame = client.predict(args.job, args.input, candidate=args.candidate)
     for column in ("probabilities", "labels"):
         if column in frame:
             frame[column] = frame[column].map(json.dumps)
@@ -179,8 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--no-wait", action="store_true", help="return once the new worker is started")
     join = subparsers.add_parser("join", help="run trials for a running tuning job's study in this process")
     join.add_argument("name")
-    predict = subparsers.add_parser("predict", help="score data with a job's best candidate")
+    predict = subparsers.add_parser("predict", help="score data with a job's best candidate (or --candidate)")
     predict.add_argument("--job", required=True)
+    predict.add_argument("--candidate", help="any Completed candidate of the job (default: the best)")
     predict.add_argument("--input", required=True)
     predict.add_argument("--output", help="CSV or .parquet file (default: CSV on stdout)")
     return parser

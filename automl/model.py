@@ -53,6 +53,10 @@ class BaggedModel:
     classes: list
     folds: list[CandidateModel]
 
+    @property
+    def kinds(self) -> dict[str, ColumnKind]:
+        return self.folds[0].kinds
+
     def prepared(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.folds[0].prepared(frame)
 
@@ -78,28 +82,40 @@ def stack_features(problem_type: ProblemType, predictions: dict[str, np.ndarray]
 
 @dataclass
 class StackModel:
-    """Layers of saved candidates (by model location) and the weights of the ones that answer.
+    """Layers of saved candidates (by model file) and the weights of the ones that answer.
 
     Each layer after the first sees the frame plus every model of the layer before (`stack_features`). Only the
     layers up to the deepest weighted model run. Members are loaded from their own candidate's artifact on
-    first use, so a stack of many models stores each of them once.
+    first use, so a stack of many models stores each of them once. Their paths are relative to the job's output
+    folder (`root_`, set by whoever builds or loads the stack): the folder can be moved or shipped whole.
     """
 
     problem_type: ProblemType
     classes: list
-    layers: list[dict[str, str]]  # candidate name -> model location, per layer
+    layers: list[dict[str, str]]  # candidate name -> model file relative to the job output folder, per layer
     weights: dict[str, float]
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "loaded_"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("loaded_", "root_")}
 
-    def _model(self, name: str, uri: str):
+    def members_in(self, job_output: str) -> "StackModel":
+        self.root_ = job_output
+        self.__dict__.pop("loaded_", None)
+        return self
+
+    def _model(self, name: str, path: str):
         from automl.artifacts import load_model
+        from automl.channels import join_uri
 
         self.__dict__.setdefault("loaded_", {})
         if name not in self.loaded_:
-            self.loaded_[name] = load_model(uri)
+            self.loaded_[name] = load_model(join_uri(self.root_, path))
         return self.loaded_[name]
+
+    @property
+    def kinds(self) -> dict[str, ColumnKind]:
+        """The columns of the first layer's models: the frame every layer starts from."""
+        return self._model(*next(iter(self.layers[0].items()))).kinds
 
     def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
         depth = max(i for i, layer in enumerate(self.layers, start=1) if set(layer) & set(self.weights))

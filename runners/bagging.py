@@ -19,10 +19,10 @@ from automl.artifacts import JobOutput, dump_model, public_uri
 from automl.columns import ColumnKind
 from automl.dataset import Dataset
 from automl.metrics import score_all
-from automl.model import BaggedModel, StackModel, stack_features
+from automl.model import BaggedModel, stack_features
 from automl.problem import ProblemType
 from automl.split import fold_indices
-from runners.training import fit_model, save, soft_deadline, speed, stack_speed
+from runners.training import fit_model, save, soft_deadline, speed, stack_model, stack_speed
 
 MIN_FOLDS, MAX_FOLDS = 2, 10
 
@@ -198,7 +198,7 @@ def _assemble(defn: dict, data: LayerData, scratch: Scratch, output: JobOutput) 
         # and its speed adds theirs (measured when they were trained) to its own.
         dump_model(output.bag(name), bag)
         layers = [*defn["StackedOn"], {name: public_uri(output.bag(name))}]
-        model = StackModel(data.problem_type, data.classes, layers, {name: 1.0})
+        model = stack_model(output, data.problem_type, data.classes, layers, {name: 1.0})
         stacked = {"bag_uri": public_uri(output.bag(name))}
         measured = {k: v + defn["StackedOnSpeed"][k] for k, v in measured.items()}
     return {"metrics": metrics, "objective_value": metrics[defn["ObjectiveMetric"]], **measured, **stacked} | \
@@ -253,6 +253,6 @@ class SaveFullEnsemble:
 
     def run(self, deadline: float) -> dict:
         data: LayerData = joblib.load(self.scratch.layer(1))
-        model = StackModel(data.problem_type, data.classes, [self.members], self.weights)
+        model = stack_model(self.output, data.problem_type, data.classes, [self.members], self.weights)
         return {"fit_s": 0.0, **_validation_metrics(model, data, self.definition["ObjectiveMetric"]),
                 **stack_speed([self.members], self.weights, self.speeds)} | save(self.output, self.definition, model)

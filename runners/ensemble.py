@@ -12,9 +12,8 @@ import numpy as np
 from automl.artifacts import JobOutput
 from automl.candidate import definition
 from automl.metrics import METRICS, score_all
-from automl.model import StackModel
 from runners.bagging import LayerData, Scratch
-from runners.training import save, soft_deadline, stack_speed
+from runners.training import save, soft_deadline, stack_model, stack_speed
 
 SELECTION_ROUNDS = 25
 
@@ -80,6 +79,6 @@ def fit_stack_ensemble(name: str, layers: list[dict[str, str]], members: list[st
     source = "the validation channel" if data.X_score is not None else "out-of-fold predictions"
     defn = definition(name, "weighted-ensemble", data.problem_type.value, objective, Level=len(layers) + 1,
                       Members=chosen, Selection=f"greedy ensemble selection, {SELECTION_ROUNDS} rounds, on {source}")
-    model = StackModel(data.problem_type, data.classes, layers, chosen)
+    model = stack_model(output, data.problem_type, data.classes, layers, chosen)
     return {"metrics": metrics, "objective_value": metrics[objective], **stack_speed(layers, chosen, speeds),
             "fit_s": time.time() - start, "weights": chosen} | save(output, defn, model)

@@ -16,9 +16,9 @@ from algorithms.base import Task
 from automl.artifacts import JobOutput, dump_model, public_uri, write_json
 from automl.candidate import definition as candidate_definition
 from automl.dataset import Dataset
+from automl.features import DEFAULT_OPTIONS, Preprocessor
 from automl.metrics import score_all
-from automl.model import CandidateModel
-from runners.preprocessing import DEFAULT_OPTIONS, Preprocessor
+from automl.model import CandidateModel, StackModel
 
 LATENCY_REPEATS = 5
 SPEED_ROWS = 2000
@@ -72,6 +72,14 @@ def save(output: JobOutput, defn: dict, model) -> dict:
     dump_model(output.model(name), model)
     write_json(output.definition(name), defn)
     return {"model_uri": public_uri(output.model(name)), "definition_uri": public_uri(output.definition(name))}
+
+
+def stack_model(output: JobOutput, problem_type, classes: list, layers: list[dict[str, str]],
+                weights: dict[str, float]) -> StackModel:
+    """The one way a stack is built: members given by location are saved relative to the job output folder,
+    so the folder can be moved or shipped whole."""
+    relative = [{name: output.relative(uri) for name, uri in layer.items()} for layer in layers]
+    return StackModel(problem_type, classes, relative, weights).members_in(output.base)
 
 
 def measure(model, dataset: Dataset, objective: str) -> tuple[dict, np.ndarray]:

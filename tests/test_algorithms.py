@@ -12,7 +12,7 @@ from algorithms.base import Task
 from automl.columns import coerce, resolve_kinds
 from automl.model import CandidateModel
 from automl.problem import ProblemType
-from runners.preprocessing import Preprocessor
+from automl.features import Preprocessor
 
 NAMES = sorted(algorithms.REGISTRY)
 
