@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from runners.base import RunContext
+from runners.verdict import cut_short_failure
 
 MIN_CANDIDATE_S = 1.0  # no candidate starts with less of the job's time left than this
 
@@ -54,7 +55,9 @@ def conclude(ctx: RunContext, record: dict, outcome, hard: float,
     record = record | {"end_time": time.time()}
     job_limit = hard >= min(ctx.budget.deadline, cap if cap is not None else ctx.budget.deadline)
     if outcome.status == "Completed":
-        record |= outcome.result | {"status": "Completed"}
+        failure = cut_short_failure(ctx.budget, record["creation_time"], outcome.result)
+        record |= outcome.result | ({"status": "Failed", "failure_reason": f"{name}: {failure}"} if failure
+                                    else {"status": "Completed"})
         ctx.record(record)
         return None, record
     if outcome.status == "Stopped":
