@@ -23,6 +23,7 @@ from automl.model import BaggedModel, stack_features
 from automl.problem import ProblemType
 from automl.split import fold_indices
 from runners.training import fit_model, save, soft_deadline, speed, stack_model, stack_speed
+from runners.verdict import constant_verdict
 
 MIN_FOLDS, MAX_FOLDS = 2, 10
 
@@ -130,16 +131,16 @@ def fit_folds(defn: dict, cls: type, scratch: Scratch, folds: list[int], soft_en
     start = time.time()
     data: LayerData = joblib.load(scratch.layer(defn["Level"]))
     soft_end = min(soft_end, soft_deadline(start, hard_deadline))
-    name, facts, cut_short = defn["CandidateName"], [], False
+    name, facts = defn["CandidateName"], []
     for left, fold in zip(range(len(folds), 0, -1), folds):
         deadline = time.time() + max(0.0, soft_end - time.time()) / left
         model, fact = _fit_fold(defn, cls, data, fold, threads, deadline)
-        cut_short |= fact.pop("cut_short")
         facts.append(fact)
         scratch.save(scratch.fold_model(name, fold), model)
     facts = defn.get("FoldFacts", []) + facts
+    cut_short = any(f["cut_short"] for f in facts)  # the probe's fold counts too
     result = {"fit_s": time.time() - start, "cut_short": cut_short, "fold_facts": facts}
-    return result | _assemble(defn | {"FoldFacts": facts}, data, scratch, output)
+    return result | _assemble(defn | {"FoldFacts": facts}, data, scratch, output, cut_short)
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def _fit_fold(defn: dict, cls: type, data: LayerData, fold: int, threads: int, d
                    **model.algorithm.describe_fit()}
 
 
-def _assemble(defn: dict, data: LayerData, scratch: Scratch, output: JobOutput) -> dict:
+def _assemble(defn: dict, data: LayerData, scratch: Scratch, output: JobOutput, cut_short: bool) -> dict:
     name = defn["CandidateName"]
     models = [joblib.load(scratch.fold_model(name, f)) for f in data.scored_folds]
     oof = None
@@ -190,6 +191,8 @@ def _assemble(defn: dict, data: LayerData, scratch: Scratch, output: JobOutput) 
         scratch.save(scratch.score(name), score_prediction)
     y, w, prediction = data.scoring(oof, score_prediction)
     metrics = score_all(data.problem_type, y, prediction, w, data.positive_index)
+    verdict = (constant_verdict(data.problem_type, y, prediction, w, data.positive_index, defn["ObjectiveMetric"])
+               if cut_short else None)
     frame = data.X_score if data.X_score is not None else data.X
     measured = speed(bag, frame)
     model, stacked = bag, {}
@@ -201,8 +204,8 @@ def _assemble(defn: dict, data: LayerData, scratch: Scratch, output: JobOutput) 
         model = stack_model(output, data.problem_type, data.classes, layers, {name: 1.0})
         stacked = {"bag_uri": public_uri(output.bag(name))}
         measured = {k: v + defn["StackedOnSpeed"][k] for k, v in measured.items()}
-    return {"metrics": metrics, "objective_value": metrics[defn["ObjectiveMetric"]], **measured, **stacked} | \
-        save(output, defn, model)
+    return {"metrics": metrics, "objective_value": metrics[defn["ObjectiveMetric"]], **measured, **stacked,
+            "constant_verdict": verdict} | save(output, defn, model)
 
 
 def fit_full(defn: dict, cls: type, scratch: Scratch, output: JobOutput, threads: int, hard_deadline: float) -> dict:

@@ -21,16 +21,15 @@ from runners.bagging import FitFolds, FitFull, SaveFullEnsemble, Scratch, first_
 from runners.base import Runner, RunContext
 from runners.ensemble import StackEnsemble
 from runners.executors import LocalProcessExecutor, OutcomeStatus
-from runners.launch import blocked, conclude, execute, failed, start, train
-from runners.planner import Planner, finish_reserve_s
+from runners.launch import MIN_CANDIDATE_S, blocked, conclude, execute, failed, start, train
+from runners.planner import CANDIDATE_OVERHEAD_S, Planner, finish_reserve_s
 from runners.training import task_for
 
 STACK_MIN_MODELS = 2  # a stack layer needs at least this many L1 bags to learn from
 # A refit starts only when this many times its expected cost is left: 1.5x when it replaces a hold-out model
 # (it sees a fifth more rows), 3x when it is only the low-latency alternative to a full bag.
 REFIT_SAFETY = {True: 1.5, False: 3.0}
-CANDIDATE_OVERHEAD_S = 0.5
-CAP_GRACE_S = 0.5  # past the planned end of training, a candidate is ended to keep the ensembles' time  # a child process, loading the layer, saving and timing the model
+CAP_GRACE_S = 0.5  # past the planned end of training, a candidate is ended to keep the ensembles' time
 
 
 class EnsemblingRunner(Runner):
@@ -121,6 +120,9 @@ class _Job:
             halt, why = self._halt()
             if halt:
                 return why
+            if probed and self.planner.window_s() < MIN_CANDIDATE_S:
+                self.short_of_time = True  # a fit in what is left would be killed, or cut to nothing
+                return None
             cls = algorithms.get(defn["Algorithm"])
             params, refusal = self.planner.memory_verdict(cls, rows, columns, defn["Hyperparameters"], self.k)
             defn = defn | {"Hyperparameters": params}
@@ -131,6 +133,7 @@ class _Job:
             names = [defn["Algorithm"]] + [d["Algorithm"] for d in queue]
             soft_end = self.planner.soft_end(defn["Algorithm"], names, record.creation_time)
             if not probed:
+                soft_end = self.planner.probe_end(soft_end, record.creation_time)
                 defn, record, ended = self._probe(defn, cls, record, soft_end, names)
                 if ended:
                     return ended
@@ -153,7 +156,7 @@ class _Job:
         candidate fits. When that is one, the probe is the candidate (Completed); else it stays InProgress."""
         self.layer1.scored_folds = [0]
         self.scratch.save(self.scratch.layer(1), self.layer1)
-        cap = self.planner.training_end() + CAP_GRACE_S
+        cap = self.planner.probe_cap()
         defn = defn | {"Bagging": defn["Bagging"] | {"FoldsFitted": 1}}
         record = replace(record, definition=defn)
         outcome, hard = execute(self.ctx, self.executor, record,

@@ -13,6 +13,7 @@ from runners.base import RunContext
 from runners.executors import Executor, Outcome, OutcomeStatus, Task
 
 log = logging.getLogger(__name__)
+from runners.verdict import cut_short_failure
 
 MIN_CANDIDATE_S = 1.0  # no candidate starts with less of the job's time left than this
 
@@ -59,7 +60,11 @@ def conclude(ctx: RunContext, record: Candidate, outcome: Outcome, hard: float,
     job_limit = hard >= min(ctx.budget.deadline, cap if cap is not None else ctx.budget.deadline)
     ended = None
     if outcome.status is OutcomeStatus.COMPLETED:
-        record = record.finished(CandidateStatus.COMPLETED, now, outcome.result)
+        result = dict(outcome.result)
+        failure = cut_short_failure(ctx.budget, record.creation_time, result)
+        result.pop("constant_verdict", None)
+        record = record.finished(CandidateStatus.FAILED if failure else CandidateStatus.COMPLETED, now, result,
+                                 f"{name}: {failure}" if failure else None)
     elif outcome.status is OutcomeStatus.STOPPED:
         record, ended = record.finished(CandidateStatus.STOPPED, now, failure_reason=outcome.error), RunEnd.STOPPED
     elif outcome.status is OutcomeStatus.TIMED_OUT:

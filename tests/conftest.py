@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -52,6 +53,23 @@ def digits_csv(tmp_path_factory) -> Path:
     frame = load_digits(as_frame=True).frame
     path = tmp_path_factory.mktemp("digits") / "digits.csv"
     frame.to_csv(path, index=False)
+    return path
+
+
+def only(*names, mode="ENSEMBLING"):
+    return {"Mode": mode, "CandidateGenerationConfig": {"AlgorithmsConfig": [{"AutoMLAlgorithms": list(names)}]}}
+
+
+@pytest.fixture(scope="session")
+def slow_csv(tmp_path_factory):
+    """Digits six times over with pixel noise: 10,782 rows on which lightgbm runs for tens of seconds."""
+    from sklearn.datasets import load_digits
+
+    frame = load_digits(as_frame=True).frame
+    big = pd.concat([frame] * 6, ignore_index=True)
+    big.iloc[:, :64] += np.random.default_rng(0).normal(0, 1, (len(big), 64))
+    path = tmp_path_factory.mktemp("slow") / "digits6.csv"
+    big.to_csv(path, index=False)
     return path
 
 

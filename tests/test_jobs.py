@@ -6,7 +6,6 @@ import signal
 import sqlite3
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
@@ -14,24 +13,7 @@ from sklearn.metrics import f1_score
 from automl.contract import validate_response
 from automl.errors import ResourceLimitExceeded, ValidationException
 from automl.processes import GONE, stat_fields
-from tests.conftest import request, wait_for
-
-
-def only(*names, mode="ENSEMBLING"):
-    return {"Mode": mode, "CandidateGenerationConfig": {"AlgorithmsConfig": [{"AutoMLAlgorithms": list(names)}]}}
-
-
-@pytest.fixture(scope="module")
-def slow_csv(tmp_path_factory):
-    """Digits six times over with pixel noise: 10,782 rows on which lightgbm runs for tens of seconds."""
-    from sklearn.datasets import load_digits
-
-    frame = load_digits(as_frame=True).frame
-    big = pd.concat([frame] * 6, ignore_index=True)
-    big.iloc[:, :64] += np.random.default_rng(0).normal(0, 1, (len(big), 64))
-    path = tmp_path_factory.mktemp("slow") / "digits6.csv"
-    big.to_csv(path, index=False)
-    return path
+from tests.conftest import only, request, wait_for
 
 
 def living_in_group(pgid: int) -> list[int]:
