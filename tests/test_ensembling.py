@@ -1,5 +1,6 @@
 """The ensembling mode's bagging and stacking (no row's out-of-fold prediction comes from a model that saw it),
 its planner, and its per-candidate limit."""
+import logging
 import time
 
 import numpy as np
@@ -16,7 +17,7 @@ from runners import planner as planner_module
 from runners.bagging import Scratch, first_layer, fit_folds, next_layer
 from runners.ensembling import EnsemblingRunner
 from runners.planner import Planner
-from tests.conftest import Stubborn, run_context
+from tests.conftest import Exploding, Stubborn, run_context
 
 
 @pytest.fixture
@@ -124,3 +125,14 @@ def test_per_candidate_limit_ends_a_bag_and_the_job_goes_on(tmp_path, monkeypatc
     assert lightgbm.status == "Completed" and lightgbm.objective_value > 0.9, lightgbm.failure_reason
     assert 1 <= lightgbm.definition["Bagging"]["FoldsFitted"] <= 5, "a slow machine may fit fewer folds in time"
     assert lightgbm.end_time - lightgbm.creation_time < 6.5
+
+
+def test_a_failed_candidate_keeps_one_line_and_the_log_its_traceback(tmp_path, monkeypatch, caplog):
+    monkeypatch.setitem(algorithms.REGISTRY, "xgboost", Exploding)
+    ctx, records = run_context(tmp_path, ["xgboost", "lightgbm"], mode="ENSEMBLING")
+    with caplog.at_level(logging.ERROR, logger="runners.launch"):
+        assert EnsemblingRunner().run(ctx) == "Completed"
+    assert records["job-1-xgboost-L1"].failure_reason == "job-1-xgboost-L1: ValueError: singular matrix"
+    assert records["job-1-lightgbm-L1"].completed
+    assert "job-1-xgboost-L1 failed in its training process:" in caplog.text
+    assert "Traceback (most recent call last)" in caplog.text and "in fit" in caplog.text

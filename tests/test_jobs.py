@@ -2,6 +2,7 @@
 output shapes, listing, the queue, a dead worker, and S3 in and out."""
 import json
 import os
+import re
 import signal
 import sqlite3
 import time
@@ -27,7 +28,7 @@ def candidates(sm, name, **extra):
     return answer
 
 
-def test_completed_job_writes_outputs_and_predict_reproduces_the_score(sm, tmp_path, breast_cancer):
+def test_completed_job_writes_outputs_and_predict_reproduces_the_score(sm, home, tmp_path, breast_cancer):
     train, valid = tmp_path / "train.csv", tmp_path / "valid.csv"
     breast_cancer.iloc[:500].to_csv(train, index=False)
     breast_cancer.iloc[500:].to_csv(valid, index=False)
@@ -76,6 +77,15 @@ def test_completed_job_writes_outputs_and_predict_reproduces_the_score(sm, tmp_p
     saved = json.loads((out / "describe.json").read_text())
     assert saved["AutoMLJobStatus"] == "Completed" and saved["BestCandidate"]["CandidateName"] == best["CandidateName"]
     assert not list(out.rglob(".tmp-*")), "no temporary file may remain visible"
+
+    log = (home / "logs" / "bc.log").read_text()
+    for stage in ("InProgress/AnalyzingData", "InProgress/FeatureEngineering", "InProgress/TrainingModels",
+                  "Completed/Completed"):
+        assert f"bc: {stage}" in log
+    assert "bc: 500 training and 69 validation rows (validation channel), 30 features" in log
+    assert "bc: candidate bc-lightgbm-L1 (lightgbm) started" in log
+    assert re.search(r"bc: candidate bc-lightgbm-L1 Completed in [0-9.]+ s, F1 [0-9.]+", log)
+    assert f"bc: best candidate {best['CandidateName']}, F1 " in log
 
     predictions = sm.predict("bc", valid)
     assert list(predictions.columns) == ["predicted_label", "probability", "probabilities", "labels"]
@@ -144,7 +154,7 @@ def test_definitions_only_listing_sorting_and_pagination(sm, tmp_path, breast_ca
     assert names(CreationTimeAfter=future.to_pydatetime())[0] == []
 
 
-def test_data_failure_found_by_the_worker_fails_the_job(sm, tmp_path, breast_cancer, monkeypatch):
+def test_data_failure_found_by_the_worker_fails_the_job(sm, home, tmp_path, breast_cancer, monkeypatch):
     monkeypatch.setenv("AUTOML_CREATE_ANALYSIS_BYTES", "0")  # big-data path: analysis happens in the worker
     data = tmp_path / "one.csv"
     breast_cancer.assign(diagnosis="benign").to_csv(data, index=False)
@@ -154,6 +164,8 @@ def test_data_failure_found_by_the_worker_fails_the_job(sm, tmp_path, breast_can
     assert final["FailureReason"] == ("InputDataConfig[0].TargetAttributeName: the target has a single class; "
                                       "classification needs at least two; got 'benign'")
     assert "EndTime" in final and "BestCandidate" not in final
+    log = (home / "logs" / "one-class.log").read_text()
+    assert "one-class: InProgress/AnalyzingData" in log and f"one-class: Failed: {final['FailureReason']}" in log
 
 
 def test_stop_keeps_the_best_finished_candidate(sm, slow_csv, tmp_path):
