@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -75,7 +76,7 @@ class Algorithm(ABC):
         return {**self.default_params(self.task), **(self.params or {})}
 
     @abstractmethod
-    def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline: float | None = None) -> "Algorithm":
+    def fit(self, X, y, *, sample_weight=None, eval_set=None, deadline: float | None = None) -> Algorithm:
         """`eval_set` is (X, y, weight) for early stopping; `deadline` is a time.time() to stop growing by."""
 
     @abstractmethod

@@ -21,11 +21,12 @@ from automl import errors, responses, scheduler, settings
 from automl.channels import read_any
 from automl.contract import validate_request
 from automl.dataset import create_analysis_limit_bytes, load_dataset
-from automl.estimator import job_model
 from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error
+from automl.estimator import job_model
 from automl.spec import JobPlan, resolve
 from automl.store import TERMINAL, Store, name_in_use
 from runners import runner_for
+
 
 class Client:
     """Mirrors boto3's SageMaker client for the Autopilot operations; `.exceptions` holds the error classes."""
@@ -67,7 +68,8 @@ class Client:
         scheduler.reap(self.store)
         jobs = self.store.jobs()
         bounds = {k: _epoch(request[k], k) for k in ("CreationTimeAfter", "CreationTimeBefore",
-                                                      "LastModifiedTimeAfter", "LastModifiedTimeBefore") if k in request}
+                                                      "LastModifiedTimeAfter", "LastModifiedTimeBefore")
+                  if k in request}
         jobs = [j for j in jobs
                 if ("NameContains" not in request or request["NameContains"].lower() in j.name.lower())
                 and ("StatusEquals" not in request or j.status == request["StatusEquals"])

@@ -59,7 +59,7 @@ class Candidate:
         return self.status is CandidateStatus.COMPLETED
 
     def finished(self, status: CandidateStatus, end_time: float, result: dict | None = None,
-                 failure_reason: str | None = None) -> "Candidate":
+                 failure_reason: str | None = None) -> Candidate:
         """The candidate at its end, with what its training process returned (its keys are field names)."""
         return replace(self, **(result or {}), status=status, end_time=end_time,
                        **({"failure_reason": failure_reason} if failure_reason else {}))
@@ -68,7 +68,7 @@ class Candidate:
         return {k: v for k, v in asdict(self).items() if v is not None} | {"status": self.status.value}
 
     @classmethod
-    def from_json(cls, value: dict) -> "Candidate":
+    def from_json(cls, value: dict) -> Candidate:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in value.items() if k in known} | {"status": CandidateStatus(value["status"])})
 

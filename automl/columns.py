@@ -36,7 +36,7 @@ class FeatureSpec:
         return out
 
     @classmethod
-    def from_json(cls, data: dict) -> "FeatureSpec":
+    def from_json(cls, data: dict) -> FeatureSpec:
         return parse_feature_spec(json.dumps(data).encode())
 
 

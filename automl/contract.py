@@ -7,7 +7,7 @@ path or `file://` URI is accepted too, because this engine runs on the user's ma
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import regex
 
@@ -44,7 +44,7 @@ def validate_response(operation: str, response: dict) -> None:
     _check(output_shape(operation), response, "")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(text: str):
     return regex.compile(text)
 
@@ -88,9 +88,8 @@ def _check(shape, value, path: str) -> None:
     elif kind == "boolean":
         if not isinstance(value, bool):
             raise field_error(label, "must be true or false", value)
-    elif kind == "timestamp":
-        if not isinstance(value, (dt.datetime, dt.date, int, float, str)):
-            raise field_error(label, "must be a timestamp", value)
+    elif kind == "timestamp" and not isinstance(value, (dt.datetime, dt.date, int, float, str)):
+        raise field_error(label, "must be a timestamp", value)
 
 
 def _check_structure(shape, value, label: str, path: str) -> None:

@@ -22,8 +22,14 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import (FunctionTransformer, OneHotEncoder, OrdinalEncoder, QuantileTransformer,
-                                   RobustScaler, StandardScaler)
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    QuantileTransformer,
+    RobustScaler,
+    StandardScaler,
+)
 
 from automl.columns import ColumnKind
 
@@ -113,7 +119,7 @@ class Preprocessor:
     style: str
     options: dict | None = None
 
-    def fit(self, X: pd.DataFrame) -> "Preprocessor":
+    def fit(self, X: pd.DataFrame) -> Preprocessor:
         options = DEFAULT_OPTIONS | (self.options or {})
         by_kind = {kind: [c for c, k in self.kinds.items() if k is kind] for kind in ColumnKind}
         parts = []

@@ -5,8 +5,8 @@ threshold it by argmax, which for binary is the 0.5 cut on the positive class.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from sklearn import metrics as skm

@@ -98,7 +98,7 @@ class StackModel:
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("loaded_", "root_")}
 
-    def members_in(self, job_output: str) -> "StackModel":
+    def members_in(self, job_output: str) -> StackModel:
         self.root_ = job_output
         self.__dict__.pop("loaded_", None)
         return self

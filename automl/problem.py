@@ -62,4 +62,4 @@ def positive_class(labels: list, counts: list[int]):
         if str(label).strip().lower() in _TRUE_LABELS:
             return label
     fewest = min(counts)
-    return max((label for label, count in zip(labels, counts) if count == fewest), key=str)
+    return max((label for label, count in zip(labels, counts, strict=True) if count == fewest), key=str)

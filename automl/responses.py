@@ -38,8 +38,8 @@ def candidate(record: Candidate, plan: JobPlan) -> dict:
         "CandidateName": name,
         "ObjectiveStatus": OBJECTIVE_STATUS.get(record.status, "Failed"),
         "CandidateSteps": [
-            {"CandidateStepType": "AWS::SageMaker::ProcessingJob", "CandidateStepArn": _arn("processing-job", name[:58] + "-fe"),
-             "CandidateStepName": f"{name}-fe"[:64]},
+            {"CandidateStepType": "AWS::SageMaker::ProcessingJob",
+             "CandidateStepArn": _arn("processing-job", name[:58] + "-fe"), "CandidateStepName": f"{name}-fe"[:64]},
             {"CandidateStepType": "AWS::SageMaker::TrainingJob", "CandidateStepArn": _arn("training-job", name),
              "CandidateStepName": name},
         ],

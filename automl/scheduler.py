@@ -6,6 +6,7 @@ and start in submission order; "0": they are refused with ResourceLimitExceeded)
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -78,10 +79,8 @@ def _launch(store: Store, name: str) -> None:
 
 def _end_group(pgid: int) -> None:
     """The worker led its own process group (new session): end whatever it left running."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def reap(store: Store) -> None:

@@ -67,7 +67,7 @@ class JobPlan:
     def job_output(self) -> str:
         return self.output_path.rstrip("/") + "/" + self.name
 
-    def with_problem(self, problem_type: ProblemType) -> "JobPlan":
+    def with_problem(self, problem_type: ProblemType) -> JobPlan:
         """Fill the inferred problem type and default objective; check a given objective against it."""
         objective = self.objective or DEFAULT_OBJECTIVE[problem_type]
         objective_metric(objective, problem_type)
@@ -79,7 +79,7 @@ class JobPlan:
         return json.dumps(data, default=lambda v: v.value)
 
     @classmethod
-    def from_json(cls, text: str) -> "JobPlan":
+    def from_json(cls, text: str) -> JobPlan:
         data = json.loads(text)
         data["training"] = ChannelSource(**data["training"])
         data["validation"] = ChannelSource(**data["validation"]) if data["validation"] else None
@@ -178,8 +178,8 @@ def _source(channel: dict, i: int) -> ChannelSource:
     content_type = channel.get("ContentType", CSV)
     if content_type not in CONTENT_TYPES:
         raise field_error(f"{path}.ContentType", "must be one of " + ", ".join(CONTENT_TYPES), content_type)
-    return ChannelSource(uri=s3["S3Uri"], data_type=s3["S3DataType"], compression=channel.get("CompressionType", "None"),
-                         content_type=content_type, field=path)
+    return ChannelSource(uri=s3["S3Uri"], data_type=s3["S3DataType"],
+                         compression=channel.get("CompressionType", "None"), content_type=content_type, field=path)
 
 
 def _check_pair(train: dict, valid: dict, i: int) -> None:

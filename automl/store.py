@@ -170,8 +170,8 @@ class Store:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM candidates WHERE job_key = ?",
                              (job.lower(),)).fetchone()[0]
             db.execute("INSERT INTO candidates (job_key, name, seq, status, objective, record, creation_time) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_key, name) DO UPDATE SET status = excluded.status,"
-                       " objective = excluded.objective, record = excluded.record",
+                       "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_key, name) DO UPDATE SET "
+                       "status = excluded.status, objective = excluded.objective, record = excluded.record",
                        (job.lower(), candidate.name, seq, candidate.status.value, candidate.objective_value,
                         json.dumps(candidate.to_json()), candidate.creation_time))
 

@@ -5,6 +5,7 @@ the mode's runner and writes the outputs. Any error ends the job Failed with a r
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -235,10 +236,8 @@ def fail(store: Store, name: str, reason: str) -> None:
     log.error("%s: Failed: %s", name, reason)
     stage(store, name, "Failed", "Failed", only_from=("InProgress", "Stopping"), failure_reason=reason[:1024])
     job = store.job(name)
-    try:
+    with contextlib.suppress(OSError):  # the output location itself may be what failed; the store has the reason
         write_json(JobOutput(JobPlan.from_json(job.plan).job_output).describe, describe(job, store.candidates(name)))
-    except OSError:
-        pass  # the output location itself is what failed; the store still holds the reason
 
 
 def main(argv: list[str]) -> int:

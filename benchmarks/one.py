@@ -7,6 +7,7 @@ predict its test.csv, and write predictions, timings and peak memory of the whol
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.frameworks import build
+
 
 def _pss_bytes(pid: int) -> int:
     """Proportional set size: resident pages, each shared page split among the processes sharing it (RSS
@@ -81,10 +83,8 @@ def _versions(framework: str) -> dict:
              "flaml": ["flaml", "lightgbm", "xgboost"]}.get(framework, ["autogluon.tabular"])
     found = {"python": platform.python_version()}
     for name in names:
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             found[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
     return found
 
 

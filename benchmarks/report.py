@@ -124,9 +124,10 @@ def plot(rows: list[dict], path: Path, ours: str = "automl") -> bool:
     series = defaultdict(dict)
     for budget in budgets:
         at = frame[frame["budget_s"] == budget]
-        for dataset, group in at.groupby("dataset"):
+        for _, group in at.groupby("dataset"):
             metric = MAIN[group["problem_type"].iloc[0]]
-            means = group.groupby("framework")["metrics"].apply(lambda m: np.mean([x[metric] for x in m]))
+            means = group.groupby("framework")["metrics"].apply(
+                lambda m, metric=metric: np.mean([x[metric] for x in m]))
             keys = {f: -_metric(metric).sort_key(v) for f, v in means.items()}
             best, worst = max(keys.values()), min(keys.values())
             for f, k in keys.items():

@@ -101,7 +101,8 @@ def _keep_only_results(run_dir: Path) -> None:
 
 
 def machine(module: str = "benchmarks.run") -> dict:
-    memory_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    with open("/proc/meminfo") as meminfo:
+        memory_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
     return {"cores": os.cpu_count(), "memory_gib": round(memory_kb / 2 ** 20, 1), "platform": platform.platform(),
             "python": platform.python_version(), "command": " ".join([f"python -m {module}", *sys.argv[1:]])}
 

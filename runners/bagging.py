@@ -132,7 +132,7 @@ def fit_folds(defn: dict, cls: type, scratch: Scratch, folds: list[int], soft_en
     data: LayerData = joblib.load(scratch.layer(defn["Level"]))
     soft_end = min(soft_end, soft_deadline(start, hard_deadline))
     name, facts = defn["CandidateName"], []
-    for left, fold in zip(range(len(folds), 0, -1), folds):
+    for left, fold in zip(range(len(folds), 0, -1), folds, strict=True):
         deadline = time.time() + max(0.0, soft_end - time.time()) / left
         model, fact = _fit_fold(defn, cls, data, fold, threads, deadline)
         facts.append(fact)
@@ -178,7 +178,7 @@ def _assemble(defn: dict, data: LayerData, scratch: Scratch, output: JobOutput, 
     name = defn["CandidateName"]
     models = [joblib.load(scratch.fold_model(name, f)) for f in data.scored_folds]
     oof = None
-    for fold, model in zip(data.scored_folds, models):
+    for fold, model in zip(data.scored_folds, models, strict=True):
         piece = model.predict_raw(data.X.iloc[data.folds[fold]])
         if oof is None:
             oof = np.full((len(data.y), *piece.shape[1:]), np.nan)

@@ -7,9 +7,10 @@ progress live and a dead worker loses nothing already finished. `run` returns wh
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 from automl.artifacts import JobOutput
 from automl.budget import Budget

@@ -73,8 +73,8 @@ def fit_stack_ensemble(name: str, layers: list[dict[str, str]], members: list[st
     weights = select_weights([p for _, _, p in scored],
                              _objective_score(objective, data.problem_type, data.positive_index, y, w),
                              soft_deadline(start, hard_deadline))
-    chosen = {m: float(v) for m, v in zip(members, weights) if v > 0}
-    prediction = sum(v * p for (_, _, p), v in zip(scored, weights) if v > 0)
+    chosen = {m: float(v) for m, v in zip(members, weights, strict=True) if v > 0}
+    prediction = sum(v * p for (_, _, p), v in zip(scored, weights, strict=True) if v > 0)
     metrics = score_all(data.problem_type, y, prediction, w, data.positive_index)
     source = "the validation channel" if data.X_score is not None else "out-of-fold predictions"
     defn = definition(name, "weighted-ensemble", data.problem_type.value, objective, Level=len(layers) + 1,

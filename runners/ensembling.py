@@ -18,7 +18,7 @@ import numpy as np
 import algorithms
 from automl.candidate import Candidate, CandidateStatus, RunEnd, definition
 from runners.bagging import FitFolds, FitFull, SaveFullEnsemble, Scratch, first_layer, fold_count, next_layer
-from runners.base import Runner, RunContext
+from runners.base import RunContext, Runner
 from runners.ensemble import StackEnsemble
 from runners.executors import LocalProcessExecutor, OutcomeStatus
 from runners.launch import MIN_CANDIDATE_S, blocked, conclude, execute, failed, start, train

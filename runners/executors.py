@@ -20,19 +20,21 @@ The contract (a Dask executor implements the same, in a later module):
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import logging
 import multiprocessing
 import os
-import logging
 import signal
 import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from automl.processes import alive
 
@@ -71,10 +73,8 @@ class Executor(Protocol):
 
 def _die_with_parent() -> None:
     """Linux: the kernel kills this child when the worker dies (kill -9 included), so no orphan trains on."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 def _watch_owner(owner: int) -> None:

@@ -11,9 +11,9 @@ import time
 from automl.candidate import Candidate, CandidateStatus, RunEnd
 from runners.base import RunContext
 from runners.executors import Executor, Outcome, OutcomeStatus, Task
+from runners.verdict import cut_short_failure
 
 log = logging.getLogger(__name__)
-from runners.verdict import cut_short_failure
 
 MIN_CANDIDATE_S = 1.0  # no candidate starts with less of the job's time left than this
 

@@ -10,9 +10,9 @@ import pytest
 import algorithms
 from algorithms.base import Task
 from automl.columns import coerce, resolve_kinds
+from automl.features import Preprocessor
 from automl.model import CandidateModel
 from automl.problem import ProblemType
-from automl.features import Preprocessor
 
 NAMES = sorted(algorithms.REGISTRY)
 
@@ -24,7 +24,8 @@ def frame(breast_cancer):
     data["size_band"] = pd.cut(data["mean_radius"], [0, 12, 15, 40], labels=["small", "medium", "large"]).astype(str)
     words = np.where(data["mean_concavity"] > 0.1, "irregular concave border seen", "smooth regular round edge")
     data["note"] = [f"{w} sample {i % 13} texture {round(t)}" for i, (w, t) in enumerate(zip(words,
-                                                                                            data["mean_texture"]))]
+                                                                                            data["mean_texture"],
+                                                                                            strict=True))]
     return data
 
 

@@ -1,12 +1,12 @@
 """Metric values against scikit-learn, directions, defaults and the positive-class rule."""
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
 from automl.errors import ValidationException
 from automl.metrics import METRICS, TIME_SERIES_METRICS, candidate_metrics, objective_metric, score_all
 from automl.problem import DEFAULT_OBJECTIVE, ProblemType, infer_problem_type, positive_class
-import pandas as pd
 
 rng = np.random.default_rng(0)
 

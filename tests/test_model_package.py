@@ -77,7 +77,7 @@ def test_output_folder_loads_and_predicts_without_the_trainer(job):
     answer = json.loads(done.stdout)
     assert answer["trainer"] == []
     for expected, labels, probabilities in zip([job["best"], job["sm"].predict(JOB, job["valid"], candidate=stack)],
-                                               answer["labels"], answer["probabilities"]):
+                                               answer["labels"], answer["probabilities"], strict=True):
         assert labels == list(expected["predicted_label"])
         np.testing.assert_allclose(probabilities, np.stack(expected["probabilities"]), rtol=0, atol=1e-12)
 

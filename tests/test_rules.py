@@ -228,7 +228,8 @@ def test_data_content_errors(sm, tmp_path, breast_cancer, train_csv):
     ragged = tmp_path / "ragged.csv"
     ragged.write_text(breast_cancer.to_csv(index=False) + "1,2,3\n")
     assert "could not be read as CSV with a header row" in refused(sm, request(ragged))
-    assert refused(sm, request(tmp_path / "missing.csv")) == f"{uri}: matches no data file; got '{tmp_path}/missing.csv'"
+    missing = f"{uri}: matches no data file; got '{tmp_path}/missing.csv'"
+    assert refused(sm, request(tmp_path / "missing.csv")) == missing
 
 
 def test_name_unique_case_insensitively(sm, train_csv):
