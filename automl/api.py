@@ -24,7 +24,7 @@ from automl.dataset import create_analysis_limit_bytes, load_dataset
 from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error
 from automl.estimator import job_model
 from automl.spec import JobPlan, resolve
-from automl.store import TERMINAL, Store, name_in_use
+from automl.store import TERMINAL, JobStatus, Store, name_in_use
 from runners import runner_for
 
 
@@ -72,7 +72,7 @@ class Client:
                   if k in request}
         jobs = [j for j in jobs
                 if ("NameContains" not in request or request["NameContains"].lower() in j.name.lower())
-                and ("StatusEquals" not in request or j.status == request["StatusEquals"])
+                and ("StatusEquals" not in request or j.status.value == request["StatusEquals"])
                 and j.creation_time > bounds.get("CreationTimeAfter", float("-inf"))
                 and j.creation_time < bounds.get("CreationTimeBefore", float("inf"))
                 and j.last_modified_time > bounds.get("LastModifiedTimeAfter", float("-inf"))
@@ -112,13 +112,13 @@ class Client:
     def stop_auto_ml_job(self, AutoMLJobName: str) -> dict:
         validate_request("StopAutoMLJob", {"AutoMLJobName": AutoMLJobName})
         job = self.store.job(AutoMLJobName)
-        if job.status != "InProgress":
-            raise ValidationException(f"AutoMLJobName: job {job.name!r} is {job.status}; only an InProgress job can "
-                                      "be stopped")
+        if job.status is not JobStatus.IN_PROGRESS:
+            raise ValidationException(f"AutoMLJobName: job {job.name!r} is {job.status.value}; only an InProgress "
+                                      "job can be stopped")
         if job.queued:
-            self.store.transition(job.name, "Stopped", "Stopped", stop_requested=1)
+            self.store.transition(job.name, JobStatus.STOPPED, "Stopped", stop_requested=1)
         else:
-            self.store.transition(job.name, "Stopping", "Stopping", stop_requested=1)
+            self.store.transition(job.name, JobStatus.STOPPING, "Stopping", stop_requested=1)
         return {}
 
     def resume_auto_ml_job(self, AutoMLJobName: str) -> dict:

@@ -91,7 +91,7 @@ def job_model(store: Store, job: str, candidate: str | None = None) -> FittedMod
     if candidate is None:
         if not row.best_candidate:
             raise ValidationException(f"AutoMLJobName: job {row.name!r} has no best candidate "
-                                      f"(status {row.status}/{row.secondary_status})")
+                                      f"(status {row.status.value}/{row.secondary_status})")
         candidate = row.best_candidate["name"]
     record = next((r for r in store.candidates(job) if r.name == candidate and r.completed), None)
     if record is None:

@@ -105,7 +105,7 @@ def describe(job: JobRow, records: list[Candidate]) -> dict:
         "LastModifiedTime": timestamp(job.last_modified_time),
         "FailureReason": job.failure_reason[:1024] if job.failure_reason else None,
         "PartialFailureReasons": partial_failures(records) or None,
-        "AutoMLJobStatus": job.status,
+        "AutoMLJobStatus": job.status.value,
         "AutoMLJobSecondaryStatus": job.secondary_status,
         "GenerateCandidateDefinitionsOnly": plan.definitions_only,
         "ResolvedAttributes": resolved,
@@ -121,7 +121,7 @@ def summary(job: JobRow, records: list[Candidate]) -> dict:
     return _drop_none({
         "AutoMLJobName": job.name,
         "AutoMLJobArn": JobPlan.from_json(job.plan).arn,
-        "AutoMLJobStatus": job.status,
+        "AutoMLJobStatus": job.status.value,
         "AutoMLJobSecondaryStatus": job.secondary_status,
         "CreationTime": timestamp(job.creation_time),
         "EndTime": timestamp(job.end_time),

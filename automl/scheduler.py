@@ -16,7 +16,7 @@ import time
 from automl import settings
 from automl.errors import ResourceLimitExceeded, field_error
 from automl.processes import alive, process_start
-from automl.store import Store
+from automl.store import RUNNING, JobStatus, Store
 
 LAUNCH_GRACE_S = 60
 WORKER_LOST = ("the worker process", "the worker sent no heartbeat")  # how reap's failure reasons begin
@@ -35,7 +35,7 @@ def heartbeat_timeout_s() -> float:
 
 
 def _running(store: Store) -> list:
-    return [j for j in store.jobs() if not j.queued and j.status in ("InProgress", "Stopping")]
+    return [j for j in store.jobs() if not j.queued and j.status in RUNNING]
 
 
 def admit(store: Store) -> None:
@@ -51,13 +51,13 @@ def admit(store: Store) -> None:
 def kick(store: Store) -> None:
     """Start queued jobs, oldest first, while there are free slots."""
     with store.transaction() as db:
-        running = db.execute("SELECT COUNT(*) FROM jobs WHERE queued = 0 AND status IN ('InProgress', 'Stopping')"
-                             ).fetchone()[0]
+        running = db.execute("SELECT COUNT(*) FROM jobs WHERE queued = 0 AND status IN (?, ?)",
+                             [s.value for s in RUNNING]).fetchone()[0]
         slots = max_running_jobs() - running
         if slots <= 0:
             return
-        rows = db.execute("SELECT name FROM jobs WHERE queued = 1 AND status = 'InProgress' ORDER BY seq LIMIT ?",
-                          (slots,)).fetchall()
+        rows = db.execute("SELECT name FROM jobs WHERE queued = 1 AND status = ? ORDER BY seq LIMIT ?",
+                          (JobStatus.IN_PROGRESS.value, slots)).fetchall()
         names = [r["name"] for r in rows]
         for name in names:
             now = time.time()
@@ -98,7 +98,7 @@ def reap(store: Store) -> None:
         if reason:
             if job.pid is not None and process_start(job.pid) in (None, job.pid_start):
                 _end_group(job.pid)
-            store.transition(job.name, "Failed", "Failed", only_from=("InProgress", "Stopping"),
+            store.transition(job.name, JobStatus.FAILED, "Failed", only_from=RUNNING,
                              failure_reason=reason)
     kick(store)
 
@@ -115,12 +115,12 @@ def resume(store: Store, name: str) -> None:
     if mode is not Mode.HYPERPARAMETER_TUNING:
         raise field_error("AutoMLJobName", "only a HYPERPARAMETER_TUNING job can be resumed (its finished trials "
                           f"live in its study); this job ran in {mode.value} mode", job.name)
-    if job.status != "Failed" or not (job.failure_reason or "").startswith(WORKER_LOST):
-        raise field_error("AutoMLJobName", f"the job is {job.status}; only a job whose worker died (Failed with "
+    if job.status is not JobStatus.FAILED or not (job.failure_reason or "").startswith(WORKER_LOST):
+        raise field_error("AutoMLJobName", f"the job is {job.status.value}; only a job whose worker died (Failed with "
                           "'the worker process ...') can be resumed", job.name)
     spent = job.spent_s + max(0.0, (job.end_time or time.time()) - (job.started_at or job.creation_time))
-    resumed = store.transition(job.name, "InProgress", "Starting", only_from=("Failed",), end_time=None,
-                               failure_reason=None, queued=1, pid=None, pid_start=None, heartbeat=None,
-                               spent_s=spent)
+    resumed = store.transition(job.name, JobStatus.IN_PROGRESS, "Starting", only_from=(JobStatus.FAILED,),
+                               end_time=None, failure_reason=None, queued=1, pid=None, pid_start=None,
+                               heartbeat=None, spent_s=spent)
     if resumed:
         kick(store)

@@ -12,12 +12,25 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from automl.candidate import Candidate
 from automl.errors import ResourceInUse, ResourceNotFound
 
-TERMINAL = ("Completed", "Failed", "Stopped")
+
+class JobStatus(str, Enum):
+    """SageMaker's AutoMLJobStatus values."""
+
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+
+
+TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)
+RUNNING = (JobStatus.IN_PROGRESS, JobStatus.STOPPING)  # a worker holds the job (or will, once admitted)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -67,7 +80,7 @@ class JobRow:
     name: str
     request: dict
     plan: str
-    status: str
+    status: JobStatus
     secondary_status: str
     creation_time: float
     last_modified_time: float
@@ -124,8 +137,8 @@ class Store:
                 raise name_in_use(row["name"])
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
             db.execute("INSERT INTO jobs (name_key, name, request, plan, status, secondary_status, creation_time, "
-                       "last_modified_time, seq) VALUES (?, ?, ?, ?, 'InProgress', 'Starting', ?, ?, ?)",
-                       (name.lower(), name, json.dumps(request), plan, now, now, seq))
+                       "last_modified_time, seq) VALUES (?, ?, ?, ?, ?, 'Starting', ?, ?, ?)",
+                       (name.lower(), name, json.dumps(request), plan, JobStatus.IN_PROGRESS.value, now, now, seq))
 
     def job(self, name: str) -> JobRow:
         with self._connect() as db:
@@ -150,19 +163,19 @@ class Store:
         with self.transaction() as db:
             db.execute("UPDATE jobs SET heartbeat = ? WHERE name_key = ?", (time.time(), name.lower()))
 
-    def transition(self, name: str, status: str, secondary: str, *, only_from: tuple[str, ...] = ("InProgress",),
-                   **fields) -> bool:
+    def transition(self, name: str, status: JobStatus, secondary: str, *,
+                   only_from: tuple[JobStatus, ...] = (JobStatus.IN_PROGRESS,), **fields) -> bool:
         """Move a job's status unless it is no longer in one of `only_from` (e.g. already Stopped or Failed)."""
         now = time.time()
         fields = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in fields.items()}
         if status in TERMINAL:
             fields.setdefault("end_time", now)
-        fields |= {"status": status, "secondary_status": secondary, "last_modified_time": now}
+        fields |= {"status": status.value, "secondary_status": secondary, "last_modified_time": now}
         columns = ", ".join(f"{k} = ?" for k in fields)
         marks = ", ".join("?" for _ in only_from)
         with self.transaction() as db:
             cursor = db.execute(f"UPDATE jobs SET {columns} WHERE name_key = ? AND status IN ({marks})",
-                                (*fields.values(), name.lower(), *only_from))
+                                (*fields.values(), name.lower(), *(s.value for s in only_from)))
             return cursor.rowcount == 1
 
     def put_candidate(self, job: str, candidate: Candidate) -> None:
@@ -182,7 +195,8 @@ class Store:
 
 
 def _job_row(row: sqlite3.Row) -> JobRow:
-    return JobRow(name=row["name"], request=json.loads(row["request"]), plan=row["plan"], status=row["status"],
+    return JobRow(name=row["name"], request=json.loads(row["request"]), plan=row["plan"],
+                  status=JobStatus(row["status"]),
                   secondary_status=row["secondary_status"], creation_time=row["creation_time"],
                   last_modified_time=row["last_modified_time"], end_time=row["end_time"],
                   failure_reason=row["failure_reason"],

@@ -27,7 +27,7 @@ from automl.problem import Mode
 from automl.processes import busy_cores
 from automl.responses import describe
 from automl.spec import JobPlan
-from automl.store import Store
+from automl.store import RUNNING, JobStatus, Store
 from automl.summary import definitions_markdown
 from runners import runner_for
 from runners.base import RunContext
@@ -40,10 +40,10 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 log = logging.getLogger("automl.worker")
 
 ENDINGS = {  # why the runner ended -> the job's (status, secondary status)
-    RunEnd.COMPLETED: ("Completed", "Completed"),
-    RunEnd.MAX_CANDIDATES: ("Completed", "MaxCandidatesReached"),
-    RunEnd.MAX_RUNTIME: ("Completed", "MaxAutoMLJobRuntimeReached"),
-    RunEnd.STOPPED: ("Stopped", "Stopped"),
+    RunEnd.COMPLETED: (JobStatus.COMPLETED, RunEnd.COMPLETED.value),
+    RunEnd.MAX_CANDIDATES: (JobStatus.COMPLETED, RunEnd.MAX_CANDIDATES.value),
+    RunEnd.MAX_RUNTIME: (JobStatus.COMPLETED, RunEnd.MAX_RUNTIME.value),
+    RunEnd.STOPPED: (JobStatus.STOPPED, RunEnd.STOPPED.value),
 }
 
 
@@ -75,11 +75,11 @@ class Watch:
             self._beat()
 
 
-def stage(store: Store, name: str, status: str, secondary: str, **fields) -> bool:
+def stage(store: Store, name: str, status: JobStatus, secondary: str, **fields) -> bool:
     """A status change of the job, logged."""
     moved = store.transition(name, status, secondary, **fields)
     if moved:
-        log.info("%s: %s/%s", name, status, secondary)
+        log.info("%s: %s/%s", name, status.value, secondary)
     return moved
 
 
@@ -90,7 +90,7 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
     log.info("%s: worker %d started; mode %s, MaxAutoMLJobRuntimeInSeconds %d (%.1f s left), "
              "MaxRuntimePerTrainingJobInSeconds %d, MaxCandidates %s", name, os.getpid(), plan.mode.value,
              plan.max_job_runtime_s, budget.remaining_s(), plan.max_runtime_per_candidate_s, plan.max_candidates)
-    stage(store, name, "InProgress", "AnalyzingData")
+    stage(store, name, JobStatus.IN_PROGRESS, "AnalyzingData")
     dataset = load_dataset(plan)
     if plan.problem_type is None:
         plan = plan.with_problem(dataset.problem_type)
@@ -101,7 +101,7 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
              len(dataset.kinds), dataset.problem_type.value, plan.objective, dataset.excluded_rows)
     if watch.stop.is_set():
         return finish(store, plan, RunEnd.STOPPED)
-    stage(store, name, "InProgress", "FeatureEngineering")
+    stage(store, name, JobStatus.IN_PROGRESS, "FeatureEngineering")
     runner = runner_for(plan.mode)()
     dataset_path = scratch_dir(store, name) / "dataset.joblib"
     save_dataset(dataset, dataset_path)
@@ -112,9 +112,9 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
         write_json(ctx.output.candidate_definitions, definitions)
         write_bytes(ctx.output.candidate_summary,
                     definitions_markdown(plan.name, plan.mode.value, definitions).encode())
-        stage(store, name, "Completed", "CandidateDefinitionsGenerated")
+        stage(store, name, JobStatus.COMPLETED, "CandidateDefinitionsGenerated")
         return write_json(ctx.output.describe, describe(store.job(name), []))
-    stage(store, name, "InProgress", runner.secondary_status)
+    stage(store, name, JobStatus.IN_PROGRESS, runner.secondary_status)
     reason = runner.run(ctx)
     finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason)
 
@@ -153,7 +153,7 @@ class JobEnded:
     def __call__(self) -> bool:
         if not self.ended and time.time() - self.checked >= HEARTBEAT_S:
             job = self.store.job(self.name)
-            self.ended = job.stop_requested or job.status != "InProgress"
+            self.ended = job.stop_requested or job.status is not JobStatus.IN_PROGRESS
             self.checked = time.time()
         return self.ended
 
@@ -167,9 +167,9 @@ def join(store: Store, name: str) -> str:
     if plan.mode is not Mode.HYPERPARAMETER_TUNING:
         raise field_error("AutoMLJobName", "only a HYPERPARAMETER_TUNING job's study can be joined; this job runs "
                           f"in {plan.mode.value} mode", job.name)
-    if job.status != "InProgress" or job.queued:
+    if job.status is not JobStatus.IN_PROGRESS or job.queued:
         raise field_error("AutoMLJobName", f"only a running job can be joined; the job is "
-                          f"{'queued' if job.queued else job.status}", job.name)
+                          f"{'queued' if job.queued else job.status.value}", job.name)
     dataset = load_dataset(plan)
     if plan.problem_type is None:
         plan = plan.with_problem(dataset.problem_type)
@@ -195,7 +195,7 @@ def fair_share_threads(store: Store) -> int:
     boosters slow down many times over when two jobs each claim every core, or when one claims a core another
     process keeps busy (lightgbm, 50 rounds on breast cancer with one of two cores busy: 12.5 s on two
     threads, 0.3 s on one)."""
-    running = sum(1 for j in store.jobs() if not j.queued and j.status in ("InProgress", "Stopping"))
+    running = sum(1 for j in store.jobs() if not j.queued and j.status in RUNNING)
     cores = os.cpu_count() or 1
     return max(1, min(cores // max(1, running), cores - busy_cores()))
 
@@ -219,12 +219,12 @@ def finish(store: Store, plan: JobPlan, reason: RunEnd) -> None:
         write_bytes(output.best_model, read_bytes(best.model_uri))
         write_bytes(output.best_definition, read_bytes(best.definition_uri))
         fields["best_candidate"] = {"name": best.name}
-    elif status == "Completed":
+    elif status is JobStatus.COMPLETED:
         reasons = "; ".join(r.failure_reason for r in records if r.failure_reason)[:900]
-        status, secondary = "Failed", "Failed"
+        status, secondary = JobStatus.FAILED, "Failed"
         fields["failure_reason"] = (f"no candidate finished ({reason.value}): {reasons}" if reasons else
                                     f"no candidate finished ({reason.value})")
-    stage(store, plan.name, status, secondary, only_from=("InProgress", "Stopping"), **fields)
+    stage(store, plan.name, status, secondary, only_from=RUNNING, **fields)
     if best is not None:
         log.info("%s: best candidate %s, %s %.6g", plan.name, best.name, plan.objective, best.objective_value)
     elif fields.get("failure_reason"):
@@ -234,7 +234,7 @@ def finish(store: Store, plan: JobPlan, reason: RunEnd) -> None:
 
 def fail(store: Store, name: str, reason: str) -> None:
     log.error("%s: Failed: %s", name, reason)
-    stage(store, name, "Failed", "Failed", only_from=("InProgress", "Stopping"), failure_reason=reason[:1024])
+    stage(store, name, JobStatus.FAILED, "Failed", only_from=RUNNING, failure_reason=reason[:1024])
     job = store.job(name)
     with contextlib.suppress(OSError):  # the output location itself may be what failed; the store has the reason
         write_json(JobOutput(JobPlan.from_json(job.plan).job_output).describe, describe(job, store.candidates(name)))
