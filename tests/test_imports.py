@@ -23,7 +23,7 @@ def _modules() -> list[str]:
 def _import_alone(module: str) -> tuple[str, int, str]:
     done = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
-    return module, done.returncode, done.stderr.strip().splitlines()[-1:] and done.stderr.strip().splitlines()[-1]
+    return module, done.returncode, (done.stderr.strip().splitlines() or [""])[-1]
 
 
 def test_every_module_imports_alone_in_a_fresh_interpreter():
