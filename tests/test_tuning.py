@@ -316,3 +316,19 @@ def test_the_final_fit_takes_the_rows_its_time_affords(tmp_path, monkeypatch):
     monkeypatch.setattr(tuning_module._Search, "_seconds_per_row", lambda self, fit_s: 3000 / every_row)
     assert TuningRunner().run(ctx) == "MaxCandidatesReached"
     assert all("-trial-" in n for n in records)
+
+
+def test_a_trial_another_worker_just_asked_is_not_taken_for_a_dead_workers(tmp_path):
+    """Between `ask` and naming its worker a trial is RUNNING with no worker: a joined worker looking at that
+    instant must leave it alone, and the owner's end of a trial someone else ended must not fail the job."""
+    ctx, records = run_context(tmp_path, ["linear-learner"])
+    search = _Search(ctx)
+    trial = search.study.ask()
+    trial.suggest_categorical("algorithm", ["linear-learner"])
+    search._fail_dead_trials()
+    study = studies.open_study(ctx.plan.study_storage, ctx.plan.name)
+    assert [t.state.name for t in study.trials] == ["RUNNING"] and records == {}
+
+    study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+    search._tell(trial, 0.9)  # the owner finishing late: skipped, not UpdateFinishedTrialError
+    assert [t.state.name for t in studies.open_study(ctx.plan.study_storage, ctx.plan.name).trials] == ["FAIL"]
