@@ -32,7 +32,6 @@ from automl.summary import definitions_markdown
 from runners import runner_for
 from runners.base import RunContext
 from runners.training import save_dataset
-from runners.tuning import TuningRunner
 
 HEARTBEAT_S = 1.0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
@@ -178,7 +177,7 @@ def join(store: Store, name: str) -> str:
         save_dataset(dataset, scratch / "dataset.joblib")
         ctx = run_context(store, plan, dataset, scratch / "dataset.joblib", job_budget(job, plan),
                           JobEnded(store, name))
-        return TuningRunner().join(ctx)
+        return runner_for(plan.mode)().join(ctx)  # the tuning runner: the mode was checked above
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
