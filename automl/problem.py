@@ -21,6 +21,7 @@ class Mode(str, Enum):
     AUTO = "AUTO"
     ENSEMBLING = "ENSEMBLING"
     HYPERPARAMETER_TUNING = "HYPERPARAMETER_TUNING"
+    FORECASTING = "FORECASTING"  # not an AutoMLMode: the runner of TimeSeriesForecastingJobConfig jobs
 
 
 DEFAULT_OBJECTIVE = {

@@ -8,7 +8,8 @@ import importlib
 from automl.problem import Mode
 
 RUNNERS: dict[Mode, str] = {Mode.ENSEMBLING: "runners.ensembling:EnsemblingRunner",
-                            Mode.HYPERPARAMETER_TUNING: "runners.tuning:TuningRunner"}
+                            Mode.HYPERPARAMETER_TUNING: "runners.tuning:TuningRunner",
+                            Mode.FORECASTING: "runners.forecasting:ForecastingRunner"}
 
 
 def runner_for(mode: Mode):
