@@ -141,6 +141,18 @@ class JobOutput:
     def definition(self, candidate: str) -> str:
         return self._at("candidates", candidate, "definition.json")
 
+    def backtest(self, candidate: str) -> str:
+        """A forecaster's backtest folder: forecasts.csv (every window's rows) and metrics.json."""
+        return self._at("candidates", candidate, "backtest")
+
+    def forecasts(self, candidate: str) -> str:
+        """A forecaster's forecasts of the horizon after all history, for every series."""
+        return self._at("candidates", candidate, "forecasts.csv")
+
+    @property
+    def best_forecasts(self) -> str:
+        return self._at("forecasts.csv")
+
     @property
     def leaderboard(self) -> str:
         return self._at("leaderboard.csv")

@@ -20,12 +20,15 @@ def rank(records: list[Candidate], objective: Metric) -> list[Candidate]:
     return done + others
 
 
-def to_csv(records: list[Candidate], objective: Metric, problem_type: ProblemType, mode: str) -> bytes:
-    """`mode` is the mode the job ran in (AUTO resolved), repeated on every row."""
-    names = [m.name for m in candidate_metrics(problem_type) if m.name != objective.name]
+def to_csv(records: list[Candidate], objective: Metric, problem_type: ProblemType | None, mode: str,
+           metric_names: tuple[str, ...] = ()) -> bytes:
+    """`mode` is the mode the job ran in (AUTO resolved), repeated on every row. A forecasting job (no problem
+    type) names its metrics, and each row adds where the candidate's backtest results are."""
+    names = [m.name for m in candidate_metrics(problem_type)] if problem_type else list(metric_names)
+    names = [n for n in names if n != objective.name]
     header = ["rank", "candidate_name", "algorithm", "mode", "objective_metric", "objective_value", *names,
               "fit_seconds", "predict_seconds_per_1k_rows", "inference_latency_seconds", "status", "score_source",
-              "failure_reason"]
+              "failure_reason"] + ([] if problem_type else ["backtest_results"])
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
@@ -34,7 +37,8 @@ def to_csv(records: list[Candidate], objective: Metric, problem_type: ProblemTyp
         writer.writerow([i if r.completed else "", r.name, r.algorithm, mode, objective.name,
                          _num(r.objective_value), *[_num(metrics.get(n)) for n in names],
                          _num(r.fit_s), _num(r.predict_s_per_1k), _num(r.inference_latency_s),
-                         r.status.value, r.score_source or "measured", r.failure_reason or ""])
+                         r.status.value, r.score_source or "measured", r.failure_reason or ""]
+                        + ([] if problem_type else [r.backtest_uri or ""]))
     return out.getvalue().encode()
 
 

@@ -16,16 +16,20 @@ import traceback
 from pathlib import Path
 
 from automl import scheduler
-from automl.artifacts import JobOutput, read_bytes, write_bytes, write_json
+from automl.artifacts import JobOutput, dump_model, read_bytes, write_bytes, write_json
 from automl.budget import Budget
 from automl.candidate import Candidate, CandidateStatus, RunEnd
+from automl.channels import read_frame
 from automl.dataset import load_dataset
 from automl.errors import AutoMLError, field_error
+from automl.forecast_metrics import FORECAST_METRIC_NAMES, FORECAST_METRICS
+from automl.forecast_plan import ForecastPlan, load_plan
 from automl.leaderboard import rank, to_csv
 from automl.metrics import METRICS
 from automl.problem import Mode
 from automl.processes import busy_cores
 from automl.responses import describe
+from automl.series import build_series
 from automl.spec import JobPlan
 from automl.store import RUNNING, JobStatus, Store
 from automl.summary import definitions_markdown
@@ -84,8 +88,10 @@ def stage(store: Store, name: str, status: JobStatus, secondary: str, **fields) 
 
 def run_job(store: Store, name: str, watch: Watch) -> None:
     job = store.job(name)
-    plan = JobPlan.from_json(job.plan)
+    plan = load_plan(job.plan)
     budget = job_budget(job, plan)
+    if isinstance(plan, ForecastPlan):
+        return run_forecast(store, plan, budget, watch)
     log.info("%s: worker %d started; mode %s, MaxAutoMLJobRuntimeInSeconds %d (%.1f s left), "
              "MaxRuntimePerTrainingJobInSeconds %d, MaxCandidates %s", name, os.getpid(), plan.mode.value,
              plan.max_job_runtime_s, budget.remaining_s(), plan.max_runtime_per_candidate_s, plan.max_candidates)
@@ -113,6 +119,28 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
                     definitions_markdown(plan.name, plan.mode.value, definitions).encode())
         stage(store, name, JobStatus.COMPLETED, "CandidateDefinitionsGenerated")
         return write_json(ctx.output.describe, describe(store.job(name), []))
+    stage(store, name, JobStatus.IN_PROGRESS, runner.secondary_status)
+    reason = runner.run(ctx)
+    finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason)
+
+
+def run_forecast(store: Store, plan: ForecastPlan, budget: Budget, watch: Watch) -> None:
+    """A forecasting job: the series built from the training channel, then the forecasting runner."""
+    name = plan.name
+    log.info("%s: worker %d started; time-series forecasting, MaxAutoMLJobRuntimeInSeconds %d (%.1f s left), "
+             "horizon %d at %s, quantiles %s", name, os.getpid(), plan.max_job_runtime_s, budget.remaining_s(),
+             plan.horizon, plan.frequency, ",".join(plan.quantiles))
+    stage(store, name, JobStatus.IN_PROGRESS, "AnalyzingData")
+    data = build_series(read_frame(plan.training), plan)
+    log.info("%s: %d series (%d dropped as shorter than the horizon), %d rows, covariates %s", name,
+             len(data.keys), data.dropped, len(data.history), ", ".join(data.covariates) or "none")
+    if watch.stop.is_set():
+        return finish(store, plan, RunEnd.STOPPED)
+    stage(store, name, JobStatus.IN_PROGRESS, "FeatureEngineering")
+    dataset_path = scratch_dir(store, name) / "series.joblib"
+    dump_model(str(dataset_path), data)
+    ctx = run_context(store, plan, data, dataset_path, budget, watch.stop.is_set)
+    runner = runner_for(plan.mode)()
     stage(store, name, JobStatus.IN_PROGRESS, runner.secondary_status)
     reason = runner.run(ctx)
     finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason)
@@ -162,7 +190,7 @@ def join(store: Store, name: str) -> str:
     trials until the job's cap, time or stop, recording them as the job's candidates; the job's own worker
     waits for them and ends the job."""
     job = store.job(name)
-    plan = JobPlan.from_json(job.plan)
+    plan = load_plan(job.plan)
     if plan.mode is not Mode.HYPERPARAMETER_TUNING:
         raise field_error("AutoMLJobName", "only a HYPERPARAMETER_TUNING job's study can be joined; this job runs "
                           f"in {plan.mode.value} mode", job.name)
@@ -208,15 +236,20 @@ def finish(store: Store, plan: JobPlan, reason: RunEnd) -> None:
     """Pick the best finished candidate, write the outputs, then move the job to its terminal status."""
     records = store.candidates(plan.name)
     output = JobOutput(plan.job_output)
-    ranked = rank(records, METRICS[plan.objective]) if plan.objective else records
+    forecasting = isinstance(plan, ForecastPlan)
+    metric = (FORECAST_METRICS if forecasting else METRICS)[plan.objective] if plan.objective else None
+    ranked = rank(records, metric) if metric else records
     best = next((r for r in ranked if r.completed), None)
-    if records and plan.objective:
-        write_bytes(output.leaderboard, to_csv(records, METRICS[plan.objective], plan.problem_type, plan.mode.value))
+    if records and metric:
+        write_bytes(output.leaderboard, to_csv(records, metric, plan.problem_type, plan.mode.value,
+                                               FORECAST_METRIC_NAMES if forecasting else ()))
     status, secondary = ENDINGS[reason]
     fields = {}
     if best is not None:
         write_bytes(output.best_model, read_bytes(best.model_uri))
         write_bytes(output.best_definition, read_bytes(best.definition_uri))
+        if forecasting:
+            write_bytes(output.best_forecasts, read_bytes(output.forecasts(best.name)))
         fields["best_candidate"] = {"name": best.name}
     elif status is JobStatus.COMPLETED:
         reasons = "; ".join(r.failure_reason for r in records if r.failure_reason)[:900]
@@ -236,7 +269,7 @@ def fail(store: Store, name: str, reason: str) -> None:
     stage(store, name, JobStatus.FAILED, "Failed", only_from=RUNNING, failure_reason=reason[:1024])
     job = store.job(name)
     with contextlib.suppress(OSError):  # the output location itself may be what failed; the store has the reason
-        write_json(JobOutput(JobPlan.from_json(job.plan).job_output).describe, describe(job, store.candidates(name)))
+        write_json(JobOutput(load_plan(job.plan).job_output).describe, describe(job, store.candidates(name)))
 
 
 def main(argv: list[str]) -> int:

@@ -86,8 +86,10 @@ def _watch_owner(owner: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _child(task: Task, deadline: float, owner: int, conn) -> None:
+def _child(task: Task, deadline: float, owner: int, conn, own_group: bool) -> None:
     _die_with_parent()
+    if own_group:
+        os.setpgid(0, 0)
     _watch_owner(owner)
     try:
         conn.send(("ok", task.run(deadline)))
@@ -112,11 +114,16 @@ class LocalProcessExecutor:
     """Each task in a child of a fork server: a clean process started before any model ran, so OpenMP
     (LightGBM, XGBoost), which hangs in a child forked from a process that already used it, always starts
     fresh. `preload` names the modules the fork server imports once, so that a child starts in milliseconds
-    instead of importing the engine again."""
+    instead of importing the engine again.
 
-    def __init__(self, should_stop: Callable[[], bool], preload: tuple[str, ...] = ()):
+    `pools=True` lets a task start processes of its own (statsforecast and joblib fit series in process pools,
+    which a daemonic child may not start): the child then leads a process group, and ending it ends the group.
+    """
+
+    def __init__(self, should_stop: Callable[[], bool], preload: tuple[str, ...] = (), pools: bool = False):
         self.should_stop = should_stop
         self.preload = tuple(preload)
+        self.pools = pools
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(list(preload))
 
@@ -131,7 +138,8 @@ class LocalProcessExecutor:
 
     def submit(self, task: Task, *, deadline: float) -> Future:
         receiver, sender = self.context.Pipe(duplex=False)
-        process = self.context.Process(target=_child, args=(task, deadline, os.getpid(), sender), daemon=True)
+        process = self.context.Process(target=_child, args=(task, deadline, os.getpid(), sender, self.pools),
+                                       daemon=not self.pools)
         process.start()
         sender.close()
         future: Future = Future()
@@ -162,10 +170,10 @@ class LocalProcessExecutor:
             if not process.is_alive():
                 return Outcome(OutcomeStatus.FAILED, error=_exited(process))
             if self.should_stop():
-                _end(process)
+                _end(process, self.pools)
                 return Outcome(OutcomeStatus.STOPPED, error="stopped by StopAutoMLJob")
             if time.time() >= deadline:
-                _end(process)
+                _end(process, self.pools)
                 return Outcome(OutcomeStatus.TIMED_OUT, error="ran past its time limit")
 
 
@@ -179,7 +187,10 @@ def _exited(process) -> str:
     return f"the training process exited with code {code}"
 
 
-def _end(process) -> None:
+def _end(process, group: bool) -> None:
+    if group:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # the task's own pool workers too
     process.terminate()
     process.join(1.0)
     if process.is_alive():

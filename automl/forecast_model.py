@@ -1,0 +1,92 @@
+"""A forecasting job's saved candidates, used without the trainer: `automl predict --job NAME --input history.csv`.
+
+A candidate's model.joblib is its forecaster fitted on the job's history, with its parameters. Forecasting
+after another history (newer data, other items) refits those parameters on it, as Autopilot's forecasters
+do at inference (a local model is its series' own fit); a weighted ensemble combines its members' forecasts.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+
+from algorithms.forecaster import Forecaster, sort_quantiles
+from automl.artifacts import load_model
+from automl.channels import join_uri, read_any
+from automl.errors import ValidationException, field_error
+from automl.forecast_plan import ForecastPlan, load_plan
+from automl.series import build_series, holiday_column, key_columns
+from automl.store import Store
+
+
+class ForecastEnsemble:
+    """Members' forecasts combined with the weights chosen on the backtests (they sum to 1). Members are named
+    by their model paths relative to the job output folder, so the folder can move."""
+
+    def __init__(self, members: dict[str, float], quantile_columns: list[str]):
+        self.members = members
+        self.quantile_columns = quantile_columns
+        self.base: str | None = None
+
+    def members_in(self, job_output: str) -> None:
+        self.base = job_output
+
+    def forecast(self, history: pd.DataFrame, future: pd.DataFrame | None) -> pd.DataFrame:
+        parts = [(weight, refit_forecast(load_model(join_uri(self.base, path)), history, future))
+                 for path, weight in self.members.items()]
+        return combine(parts, self.quantile_columns)
+
+
+def combine(parts: list[tuple[float, pd.DataFrame]], quantile_columns: list[str]) -> pd.DataFrame:
+    """The weighted sum of forecasts of the same rows (aligned on unique_id, ds)."""
+    columns = ["mean", *quantile_columns]
+    base = parts[0][1][["unique_id", "ds"]].reset_index(drop=True)
+    total = np.zeros((len(base), len(columns)))
+    for weight, frame in parts:
+        aligned = base.merge(frame, on=["unique_id", "ds"], how="left")
+        total += weight * aligned[columns].to_numpy(float)
+    out = base.assign(**{c: total[:, i] for i, c in enumerate(columns)})
+    return sort_quantiles(out, quantile_columns)
+
+
+def refit_forecast(model, history: pd.DataFrame, future: pd.DataFrame | None) -> pd.DataFrame:
+    if isinstance(model, ForecastEnsemble):
+        return model.forecast(history, future)
+    if not isinstance(model, Forecaster):
+        raise field_error("candidate", "is not a forecasting model", type(model).__name__)
+    fresh = type(model)(copy.deepcopy(model.task), **model.params)
+    return fresh.fit(history).predict(future)
+
+
+def predict_forecast(store: Store, name: str, data, candidate: str | None = None) -> pd.DataFrame:
+    """The horizon after each series of `data` (history rows, then any future rows of the covariates), from
+    the job's best candidate or `candidate`: item (and grouping) columns, the timestamp, mean and quantiles."""
+    row = store.job(name)
+    plan = load_plan(row.plan)
+    if not isinstance(plan, ForecastPlan):
+        raise field_error("AutoMLJobName", "is not a time-series forecasting job", name)
+    if candidate is None:
+        if not row.best_candidate:
+            raise ValidationException(f"AutoMLJobName: job {row.name!r} has no best candidate "
+                                      f"(status {row.status.value}/{row.secondary_status})")
+        candidate = row.best_candidate["name"]
+    record = next((r for r in store.candidates(name) if r.name == candidate and r.completed), None)
+    if record is None:
+        raise field_error("candidate", f"is not a Completed candidate of job {row.name!r}", candidate)
+    model = load_model(record.model_uri)
+    task = model_task(model)
+    own = tuple(c for c in task.covariates if not plan.holiday_country or c != holiday_column(plan.holiday_country))
+    series = build_series(read_any(data), plan, for_training=False, covariates=own)
+    forecast = refit_forecast(model, series.history, series.future)
+    keys = key_columns(plan)
+    out = series.keys.merge(forecast, on="unique_id", how="right")
+    out = out[[*keys, "ds", "mean", *task.quantile_columns]].rename(columns={"ds": plan.timestamp})
+    return out.reset_index(drop=True)
+
+
+def model_task(model):
+    if isinstance(model, ForecastEnsemble):
+        first = next(iter(model.members))
+        return load_model(join_uri(model.base, first)).task
+    return model.task

@@ -1,0 +1,202 @@
+"""The forecasting runner: every forecaster backtested on the same windows, then a weighted ensemble of them.
+
+Order: a seasonal-naive candidate first (seconds; a job never ends empty), then the others, cheapest and
+strongest per second first. The time left for training, less what the ensemble and the outputs need, is
+shared by the candidates still to run: one whose expected cost (its `relative_cost` per 1,000 history rows
+and fit, times the fits a backtest takes) does not fit in what is left is skipped, and each candidate's
+process ends at the larger of its fair share and twice its expected cost. The ensemble's weights come from
+greedy selection with replacement (Caruana's) on the backtest rows, on the job's objective.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+
+from algorithms.forecaster import SeriesTask
+from algorithms.forecasters import FORECASTERS, forecaster
+from automl.artifacts import dump_model, write_bytes, write_json
+from automl.candidate import Candidate, CandidateStatus, RunEnd, definition
+from automl.forecast_metrics import FORECAST_METRICS, score, weighted_quantile_losses
+from automl.forecast_model import ForecastEnsemble, combine
+from automl.series import SeriesData, key_columns
+from runners.backtest import FitForecaster, read_forecasts, window_count
+from runners.base import RunContext, Runner
+from runners.executors import LocalProcessExecutor
+from runners.launch import blocked, start, train
+from runners.planner import ensemble_reserve_s, finish_reserve_s
+
+log = logging.getLogger(__name__)
+
+PRIORITY = ("seasonal-naive", "recursive-lightgbm", "theta", "npts", "ets", "mstl", "arima", "cnn-qr", "deepar",
+            "prophet")
+ENSEMBLE_NAME = "weighted-ensemble"
+ENSEMBLE_ROUNDS = 25
+MIN_SHARE_S = 2.0
+PROBLEM = "TimeSeriesForecasting"
+
+
+def ordered(names: tuple[str, ...], restricted: bool) -> list[str]:
+    """A restricted job runs its named forecasters in the order given; otherwise PRIORITY's order."""
+    if restricted:
+        return list(names)
+    return [n for n in PRIORITY if n in names] + [n for n in names if n not in PRIORITY]
+
+
+class ForecastingRunner(Runner):
+    secondary_status = "TrainingModels"
+
+    def definitions(self, ctx: RunContext) -> list[dict]:
+        task = series_task(ctx.plan, ctx.dataset)
+        windows = window_count(ctx.dataset, task)
+        return [self._definition(ctx, name, task, windows) for name in ordered(ctx.plan.algorithms,
+                                                                                ctx.plan.restricted)]
+
+    def _definition(self, ctx: RunContext, algorithm: str, task: SeriesTask, windows: int) -> dict:
+        cls = forecaster(algorithm)
+        return definition(candidate_name(ctx.plan.name, algorithm), algorithm, PROBLEM, ctx.plan.objective,
+                          Hyperparameters=cls.default_params(task),
+                          Backtest={"Windows": windows, "ForecastHorizon": task.horizon, "Frequency": task.freq,
+                                    "SeasonLength": task.season_length},
+                          Quantiles=task.quantile_columns, Covariates=list(task.covariates))
+
+    def run(self, ctx: RunContext) -> RunEnd:
+        plan, data = ctx.plan, ctx.dataset
+        task = series_task(plan, data)
+        windows = window_count(data, task)
+        names = ordered(plan.algorithms, plan.restricted)
+        log.info("%s: %d series, %d rows, frequency %s (season %d), horizon %d, %d backtest windows; candidates %s",
+                 plan.name, len(data.keys), len(data.history), data.freq, data.season_length, task.horizon, windows,
+                 ", ".join(names))
+        executor = LocalProcessExecutor(ctx.should_stop, preload=("runners.backtest",), pools=True)
+        executor.warm()
+        runtime = plan.max_job_runtime_s
+        training_end = ctx.budget.deadline - finish_reserve_s(runtime) - ensemble_reserve_s(runtime)
+        trained, ended = 0, None
+        rows_k = len(data.history) / 1000
+        for i, algorithm in enumerate(names):
+            ended = blocked(ctx, trained)
+            if ended is not None:
+                break
+            left = training_end - time.time()
+            if left <= MIN_SHARE_S:
+                ended = RunEnd.MAX_RUNTIME
+                break
+            threads = ctx.threads()
+            cls = forecaster(algorithm)
+            expected = cls.relative_cost * rows_k * (windows + 1) / threads
+            if trained and expected > left:
+                log.info("%s: %s skipped: expected %.0f s, %.0f s left for training", plan.name, algorithm,
+                         expected, left)
+                continue
+            share = left / (len(names) - i)
+            cap = time.time() + min(left, max(share, 2 * expected, MIN_SHARE_S))
+            defn = self._definition(ctx, algorithm, task, windows)
+            name = defn["CandidateName"]
+            dumped = ctx.output.definition(name)
+            write_json(dumped, defn)
+            record = dataclasses.replace(start(ctx, name, algorithm, defn), definition_uri=dumped)
+            fit = FitForecaster(cls=cls, params=defn["Hyperparameters"], task=task, data_path=str(ctx.dataset_path),
+                                windows=windows, threads=threads, objective=plan.objective,
+                                model_uri=ctx.output.model(name), backtest_uri=ctx.output.backtest(name),
+                                forecasts_uri=ctx.output.forecasts(name), keys_columns=tuple(key_columns(plan)),
+                                names=column_names(plan))
+            ended, record = train(ctx, executor, record, fit, cap=cap)
+            trained += 1
+            if ended is not None:
+                break
+        if ended is RunEnd.STOPPED or ctx.should_stop():
+            return RunEnd.STOPPED
+        self._ensemble(ctx, task, windows)
+        return ended or RunEnd.COMPLETED
+
+    def _ensemble(self, ctx: RunContext, task: SeriesTask, windows: int) -> None:
+        """The weighted ensemble of the completed candidates, when at least two are."""
+        plan = ctx.plan
+        done = [r for r in ctx.recorded().values() if r.completed and r.algorithm in FORECASTERS]
+        if len(done) < 2:
+            return
+        started = time.time()
+        names = column_names(plan)
+        backtests = {r.name: read_forecasts(r.backtest_uri + "/forecasts.csv", names) for r in done}
+        weights = select(backtests, plan.objective, task.quantile_columns)
+        if len(weights) < 2:
+            log.info("%s: the ensemble selection kept one candidate (%s) only; no ensemble", plan.name,
+                     next(iter(weights)))
+            return
+        members = {r.name: r for r in done if r.name in weights}
+        rows = combine([(w, backtests[n]) for n, w in weights.items()], task.quantile_columns)
+        first = backtests[next(iter(weights))]
+        rows = first[["unique_id", "ds", "y", "window", "scale"]].merge(rows, on=["unique_id", "ds"])
+        metrics = score(rows, task.quantile_columns)
+        name = candidate_name(plan.name, ENSEMBLE_NAME)
+        defn = definition(name, ENSEMBLE_NAME, PROBLEM, plan.objective, Members=weights,
+                          Backtest={"Windows": windows, "ForecastHorizon": task.horizon})
+        record = Candidate(name, ENSEMBLE_NAME, CandidateStatus.IN_PROGRESS, started, defn)
+        ctx.record(record)
+        finals = [(w, read_forecasts(ctx.output.forecasts(n), names)) for n, w in weights.items()]
+        final = combine(finals, task.quantile_columns)
+        model = ForecastEnsemble({ctx.output.relative(members[n].model_uri): w for n, w in weights.items()},
+                                 task.quantile_columns)
+        dump_model(ctx.output.model(name), model)
+        write_json(ctx.output.definition(name), defn)
+        shown_rows = rows.merge(ctx.dataset.keys, on="unique_id")
+        write_bytes(ctx.output.backtest(name) + "/forecasts.csv",
+                    shown_rows.rename(columns=names).to_csv(index=False).encode())
+        write_json(ctx.output.backtest(name) + "/metrics.json",
+                   {"Windows": windows, "Metrics": metrics, "Weights": weights,
+                    "QuantileLosses": weighted_quantile_losses(rows, task.quantile_columns)})
+        shown = ctx.dataset.keys.merge(final, on="unique_id", how="right")
+        write_bytes(ctx.output.forecasts(name), shown.rename(columns=names).to_csv(index=False).encode())
+        latency = sum(members[n].inference_latency_s or 0.0 for n in weights)
+        ctx.record(record.finished(CandidateStatus.COMPLETED, time.time(), {
+            "metrics": metrics, "objective_value": metrics[plan.objective], "weights": weights,
+            "fit_s": time.time() - started, "inference_latency_s": latency, "model_uri": ctx.output.model(name),
+            "definition_uri": ctx.output.definition(name), "backtest_uri": ctx.output.backtest(name),
+            "score_source": "backtest windows the weights were chosen on"}))
+        log.info("%s: ensemble %s", plan.name, ", ".join(f"{n} {w:.2f}" for n, w in weights.items()))
+
+
+def select(backtests: dict[str, pd.DataFrame], objective: str, quantiles: list[str]) -> dict[str, float]:
+    """Greedy forward selection with replacement: add the member that most improves the objective of the
+    running average, ENSEMBLE_ROUNDS times; weights are the counts' shares."""
+    metric = FORECAST_METRICS[objective]
+    names = list(backtests)
+    base = backtests[names[0]][["unique_id", "ds", "y", "window", "scale"]]
+    columns = ["mean", *quantiles]
+    stacked = {n: base.merge(backtests[n][["unique_id", "ds", "window", *columns]],
+                             on=["unique_id", "ds", "window"], how="left")[columns].to_numpy(float) for n in names}
+    counts: dict[str, int] = {}
+    total = np.zeros_like(stacked[names[0]])
+    best_value = float("inf")
+    for step in range(1, ENSEMBLE_ROUNDS + 1):
+        trials = {}
+        for n in names:
+            candidate = (total + stacked[n]) / step
+            frame = base.assign(**{c: candidate[:, i] for i, c in enumerate(columns)})
+            frame[quantiles] = np.sort(frame[quantiles].to_numpy(), axis=1)
+            trials[n] = metric.sort_key(metric.fn(frame, quantiles))
+        pick = min(trials, key=trials.get)
+        if trials[pick] >= best_value and counts:
+            break
+        best_value = trials[pick]
+        counts[pick] = counts.get(pick, 0) + 1
+        total += stacked[pick]
+    size = sum(counts.values())
+    return {n: c / size for n, c in counts.items()}
+
+
+def series_task(plan, data: SeriesData) -> SeriesTask:
+    return SeriesTask(freq=data.freq, season_length=data.season_length, horizon=plan.horizon,
+                      quantiles=plan.quantile_levels, covariates=data.covariates)
+
+
+def candidate_name(job: str, algorithm: str) -> str:
+    return f"{job}-{algorithm}"[:64]
+
+
+def column_names(plan) -> dict:
+    return {"ds": plan.timestamp, "y": plan.target}
