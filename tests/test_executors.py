@@ -95,3 +95,46 @@ def test_every_runner_task_is_a_small_frozen_dataclass_that_pickles(tmp_path):
         assert is_dataclass(task) and type(task).__dataclass_params__.frozen
         blob = pickle.dumps(task)
         assert pickle.dumps(pickle.loads(blob)) == blob and len(blob) < 4096
+
+
+@dataclass(frozen=True)
+class PoolSquares:
+    """A task with a process pool of its own, as statsforecast's n_jobs and joblib start."""
+
+    sleep_s: float = 0.0
+    pid_file: str = ""
+
+    def run(self, deadline: float) -> dict:
+        import multiprocessing
+        import os
+
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            if self.pid_file:
+                Path(self.pid_file).write_text(" ".join(str(p.pid) for p in pool._pool) + f" {os.getpid()}")
+            squares = pool.map(_sleep_square, [(x, self.sleep_s) for x in range(4)])
+        return {"squares": squares}
+
+
+def _sleep_square(arg):
+    x, sleep_s = arg
+    time.sleep(sleep_s)
+    return x * x
+
+
+def test_a_task_may_start_a_process_pool_and_ending_it_ends_the_pool(tmp_path):
+    executor = LocalProcessExecutor(lambda: False, pools=True)
+    done = executor.submit(PoolSquares(), deadline=time.time() + 30).result()
+    assert done.status is OutcomeStatus.COMPLETED and done.result == {"squares": [0, 1, 4, 9]}
+    pids = tmp_path / "pids"
+    cut = executor.submit(PoolSquares(sleep_s=60, pid_file=str(pids)), deadline=time.time() + 3).result()
+    assert cut.status is OutcomeStatus.TIMED_OUT
+    time.sleep(0.5)
+    alive = []
+    for pid in map(int, pids.read_text().split()):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        except FileNotFoundError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    assert alive == []
