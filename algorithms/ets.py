@@ -11,7 +11,7 @@ from algorithms.forecaster import SeriesTask
 
 class Ets(StatsForecaster):
     name = "ets"
-    relative_cost = 0.5
+    relative_cost = 1.2
 
     @classmethod
     def default_params(cls, task: SeriesTask) -> dict:

@@ -56,7 +56,7 @@ def quantile_name(q: float) -> str:
 class Forecaster(ABC):
     name: ClassVar[str]  # the API spelling (`AutoMLAlgorithm`), or a clearly named extra
     global_model: ClassVar[bool] = False
-    relative_cost: ClassVar[float] = 1.0  # seconds per 1,000 history rows on one core, roughly: the planner's guide
+    relative_cost: ClassVar[float] = 1.0  # seconds per 1,000 history rows and fit on one idle core: the planner's guide
     uses_covariates: ClassVar[bool] = False
 
     def __init__(self, task: SeriesTask, **params):

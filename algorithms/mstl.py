@@ -11,7 +11,7 @@ from algorithms.forecaster import SeriesTask
 
 class Mstl(StatsForecaster):
     name = "mstl"
-    relative_cost = 0.3
+    relative_cost = 0.6
 
     @classmethod
     def default_params(cls, task: SeriesTask) -> dict:

@@ -14,7 +14,7 @@ from algorithms.forecaster import Forecaster, SeriesTask, future_index, sort_qua
 
 class Prophet(Forecaster):
     name = "prophet"
-    relative_cost = 5.0
+    relative_cost = 1.0
     uses_covariates = True
 
     @classmethod

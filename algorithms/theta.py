@@ -8,7 +8,7 @@ from algorithms._statsforecast import ALIAS, StatsForecaster
 
 class Theta(StatsForecaster):
     name = "theta"
-    relative_cost = 0.3
+    relative_cost = 0.35
 
     def model(self, history: pd.DataFrame):
         from statsforecast.models import DynamicOptimizedTheta
