@@ -47,6 +47,7 @@ class Candidate:
     model_uri: str | None = None
     definition_uri: str | None = None
     bag_uri: str | None = None  # a stacked candidate's own fold models
+    backtest_uri: str | None = None  # a forecasting candidate's backtest forecasts and metrics
     fold_facts: list[dict] | None = None  # per fitted fold: its time and what the algorithm says of its fit
     cut_short: bool = False  # a deadline ended its training before the algorithm's own stopping rule
     weights: dict[str, float] | None = None  # a weighted ensemble's members

@@ -262,6 +262,14 @@ def check_model_deploy(config: dict | None) -> None:
                           "omit ModelDeployConfig and serve the best candidate with `automl predict`")
 
 
+def check_compute(config: dict | None) -> None:
+    """CreateAutoMLJobV2's AutoMLComputeConfig: Autopilot can hand large data to EMR Serverless; this engine always
+    runs on this machine, so asking for it is refused rather than silently ignored."""
+    if config:
+        raise field_error("AutoMLComputeConfig", "EMR Serverless compute is not available in this engine; omit "
+                          "AutoMLComputeConfig (jobs run on this machine)")
+
+
 def parse_tags(tags: list[dict]) -> tuple:
     seen: dict[str, int] = {}
     for i, tag in enumerate(tags):
