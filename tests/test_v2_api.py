@@ -54,7 +54,7 @@ def wait_v2(sm, name, timeout=120) -> dict:
 @pytest.fixture
 def bc_csv(tmp_path, breast_cancer):
     path = tmp_path / "bc.csv"
-    breast_cancer.iloc[:300].to_csv(path, index=False)
+    breast_cancer.to_csv(path, index=False)
     return path
 
 
@@ -143,7 +143,7 @@ def test_v2_tabular_errors_name_the_v2_fields(sm, home, bc_csv, change, message)
 
 @pytest.fixture
 def reviews_csv(tmp_path):
-    """Product reviews in plain sentences, labelled by sentiment (120 rows)."""
+    """Product reviews in plain sentences, labelled by sentiment (600 rows: Autopilot needs 500)."""
     rng = random.Random(0)
     good = ["works perfectly and arrived on time", "great value, I would buy it again", "the battery lasts all day",
             "sturdy build and easy to set up", "my kids love it and use it every day", "excellent sound for the price"]
@@ -152,7 +152,7 @@ def reviews_csv(tmp_path):
     openers = ["Honestly", "After a week", "To be fair", "In short", "Overall", "Well"]
     rows = [{"review": f"{rng.choice(openers)}, {rng.choice(good if label == 'positive' else bad)} "
                        f"and {rng.choice(good if label == 'positive' else bad)}.", "sentiment": label,
-             "stars": rng.randint(1, 5)} for label in ["positive", "negative"] * 60]
+             "stars": rng.randint(1, 5)} for label in ["positive", "negative"] * 300]
     path = tmp_path / "reviews.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
