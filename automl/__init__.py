@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "automl.api": ("Client", "client", "create_auto_ml_job", "describe_auto_ml_job", "list_auto_ml_jobs",
+    "automl.api": ("Client", "client", "create_auto_ml_job", "describe_auto_ml_job", "create_auto_ml_job_v2",
+                   "describe_auto_ml_job_v2", "list_auto_ml_jobs",
                    "list_candidates_for_auto_ml_job", "stop_auto_ml_job", "wait", "predict"),
     "automl.estimator": ("load_model",),
     "automl.errors": ("AutoMLError", "ValidationException", "ResourceInUse", "ResourceNotFound",

@@ -21,9 +21,11 @@ from automl import errors, responses, scheduler, settings
 from automl.channels import read_any
 from automl.contract import validate_request
 from automl.dataset import create_analysis_limit_bytes, load_dataset
-from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error
+from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error, renamed_fields
 from automl.estimator import job_model
+from automl.forecast_plan import ForecastPlan, load_plan
 from automl.spec import JobPlan, resolve
+from automl.spec_v2 import check_text_problem, field_paths, resolve_v2
 from automl.store import TERMINAL, JobStatus, Store, name_in_use
 from runners import runner_for
 
@@ -40,19 +42,36 @@ class Client:
 
     def create_auto_ml_job(self, **request) -> dict:
         validate_request("CreateAutoMLJob", request)
+        return self._create(request, resolve)
+
+    def create_auto_ml_job_v2(self, **request) -> dict:
+        """Tabular, text classification or time-series forecasting (see automl.spec_v2); the stored request is the
+        V2 one, which is what makes the job a V2 job."""
+        validate_request("CreateAutoMLJobV2", request)
+        return self._create(request, resolve_v2)
+
+    def _create(self, request: dict, resolver) -> dict:
+        """The create flow of both versions: `resolver` turns the shape-valid request into its plan."""
         settings.check()  # the worker inherits this environment
         name = request["AutoMLJobName"]
         try:
             raise name_in_use(self.store.job(name).name)  # before reading any data; insert checks again
         except ResourceNotFound:
             pass
-        plan = resolve(request)
-        plan = runner_for(plan.mode).prepare(plan, self.store.root)
+        plan = resolver(request)
+        if isinstance(plan, JobPlan):
+            # Only the tabular runners prepare here: the forecasting runner (runners.forecasting) keeps the base
+            # Runner.prepare, which changes nothing, so a ForecastPlan is stored as resolved.
+            plan = runner_for(plan.mode).prepare(plan, self.store.root)
         scheduler.admit(self.store)
-        if plan.training_bytes + plan.validation_bytes <= create_analysis_limit_bytes():
-            dataset = load_dataset(plan)
-            if plan.problem_type is None:
-                plan = plan.with_problem(dataset.problem_type)
+        if isinstance(plan, JobPlan) and plan.training_bytes + plan.validation_bytes <= create_analysis_limit_bytes():
+            # A V2 request's data errors name its own fields (V1 requests rename nothing).
+            with renamed_fields(field_paths(request) if "AutoMLProblemTypeConfig" in request else []):
+                dataset = load_dataset(plan)
+                if plan.problem_type is None:
+                    if "AutoMLProblemTypeConfig" in request:
+                        check_text_problem(request, dataset.problem_type)
+                    plan = plan.with_problem(dataset.problem_type)
         self.store.insert_job(name, _jsonable(request), plan.to_json())
         scheduler.kick(self.store)
         return {"AutoMLJobArn": plan.arn}
@@ -61,7 +80,18 @@ class Client:
         validate_request("DescribeAutoMLJob", {"AutoMLJobName": AutoMLJobName})
         scheduler.reap(self.store)
         job = self.store.job(AutoMLJobName)
+        if responses.is_v2(job):
+            # SageMaker: a job created with CreateAutoMLJobV2 is described with DescribeAutoMLJobV2.
+            raise field_error("AutoMLJobName", "was created with CreateAutoMLJobV2; describe it with "
+                              "DescribeAutoMLJobV2", job.name)
         return responses.describe(job, self.store.candidates(AutoMLJobName))
+
+    def describe_auto_ml_job_v2(self, AutoMLJobName: str) -> dict:
+        """Any job, V2 or V1 (a V1 job reads as Tabular)."""
+        validate_request("DescribeAutoMLJobV2", {"AutoMLJobName": AutoMLJobName})
+        scheduler.reap(self.store)
+        job = self.store.job(AutoMLJobName)
+        return responses.describe_v2(job, self.store.candidates(AutoMLJobName))
 
     def list_auto_ml_jobs(self, **request) -> dict:
         validate_request("ListAutoMLJobs", request)
@@ -89,7 +119,7 @@ class Client:
         validate_request("ListCandidatesForAutoMLJob", request)
         scheduler.reap(self.store)
         job = self.store.job(request["AutoMLJobName"])
-        plan = JobPlan.from_json(job.plan)
+        plan = load_plan(job.plan)
         records = self.store.candidates(job.name)
         if "StatusEquals" in request:
             records = [r for r in records if r.status.value == request["StatusEquals"]]
@@ -125,7 +155,7 @@ class Client:
         """Not a SageMaker operation: restart a tuning job whose worker died, keeping its finished trials."""
         validate_request("StopAutoMLJob", {"AutoMLJobName": AutoMLJobName})
         scheduler.resume(self.store, AutoMLJobName)
-        return {"AutoMLJobArn": JobPlan.from_json(self.store.job(AutoMLJobName).plan).arn}
+        return {"AutoMLJobArn": load_plan(self.store.job(AutoMLJobName).plan).arn}
 
     def join_auto_ml_job(self, AutoMLJobName: str) -> str:
         """Not a SageMaker operation: run trials for a running tuning job's study in this process, until the job
@@ -139,7 +169,7 @@ class Client:
         """Block until the job reaches Completed, Failed or Stopped; return its final Describe."""
         deadline = None if timeout is None else time.time() + timeout
         while True:
-            answer = self.describe_auto_ml_job(name)
+            answer = self._describe_any(name)
             if on_poll is not None:
                 on_poll(answer, self.store.candidates(name))
             if answer["AutoMLJobStatus"] in TERMINAL:
@@ -148,9 +178,19 @@ class Client:
                 raise TimeoutError(f"job {name!r} is still {answer['AutoMLJobSecondaryStatus']} after {timeout} s")
             time.sleep(poll_s)
 
+    def _describe_any(self, name: str) -> dict:
+        """The Describe of the operation that created the job (V1 or V2)."""
+        scheduler.reap(self.store)
+        job = self.store.job(name)
+        return responses.saved_describe(job, self.store.candidates(name))
+
     def predict(self, name: str, data, candidate: str | None = None) -> pd.DataFrame:
         """Score a DataFrame or a data location with the job's best candidate, or any Completed `candidate` of
-        it (Autopilot's inference keys)."""
+        it (Autopilot's inference keys); for a forecasting job, forecast the series in `data`."""
+        if isinstance(load_plan(self.store.job(name).plan), ForecastPlan):
+            from automl.forecast_model import predict_forecast  # the forecasting model package
+
+            return predict_forecast(self.store, name, data, candidate)
         return job_model(self.store, name, candidate).infer(read_any(data))
 
 
@@ -211,6 +251,14 @@ def create_auto_ml_job(**request) -> dict:
 
 def describe_auto_ml_job(AutoMLJobName: str) -> dict:
     return _shared().describe_auto_ml_job(AutoMLJobName)
+
+
+def create_auto_ml_job_v2(**request) -> dict:
+    return _shared().create_auto_ml_job_v2(**request)
+
+
+def describe_auto_ml_job_v2(AutoMLJobName: str) -> dict:
+    return _shared().describe_auto_ml_job_v2(AutoMLJobName)
 
 
 def list_auto_ml_jobs(**request) -> dict:

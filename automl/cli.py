@@ -2,6 +2,8 @@
 
     automl create-auto-ml-job --cli-input-json file://request.json
     automl describe-auto-ml-job --auto-ml-job-name my-job
+    automl create-auto-ml-job-v2 --cli-input-json file://request-v2.json   # tabular, text, time series
+    automl describe-auto-ml-job-v2 --auto-ml-job-name my-job
     automl run data.csv --target label --max-runtime 300
     automl predict --job my-job --input new.csv --output predictions.csv [--candidate my-job-lightgbm-L1]
     automl resume my-job            # a tuning job whose worker died: continue its study
@@ -28,7 +30,7 @@ from automl.progress import ProgressPrinter
 from automl.shorthand import load_value
 
 OPERATIONS = ("CreateAutoMLJob", "DescribeAutoMLJob", "ListAutoMLJobs", "ListCandidatesForAutoMLJob",
-              "StopAutoMLJob")
+              "StopAutoMLJob", "CreateAutoMLJobV2", "DescribeAutoMLJobV2")
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/automl-local"
 EXIT_SERVICE_ERROR = 254  # the AWS CLI's codes: 254 a service error, 252 a bad command line
 EXIT_USAGE = 252
@@ -92,7 +94,7 @@ def _print_json(value) -> None:
 
 def _call(client: api.Client, operation: str, request: dict) -> dict:
     method = getattr(client, xform_name(operation))
-    if operation in ("DescribeAutoMLJob", "StopAutoMLJob"):
+    if operation in ("DescribeAutoMLJob", "DescribeAutoMLJobV2", "StopAutoMLJob"):
         return method(AutoMLJobName=request.get("AutoMLJobName"))
     return method(**request)
 

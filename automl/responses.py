@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from automl import spec_v2
 from automl.candidate import Candidate, CandidateStatus
+from automl.forecast_plan import ForecastPlan, load_plan
+from automl.forecast_spec import OBJECTIVES as FORECAST_METRICS
 from automl.metrics import METRICS, candidate_metrics
 from automl.problem import ProblemType
 from automl.spec import ACCOUNT, REGION, JobPlan
@@ -32,7 +35,7 @@ def _arn(kind: str, name: str) -> str:
 OBJECTIVE_STATUS = {CandidateStatus.COMPLETED: "Succeeded", CandidateStatus.IN_PROGRESS: "Pending"}
 
 
-def candidate(record: Candidate, plan: JobPlan) -> dict:
+def candidate(record: Candidate, plan: JobPlan | ForecastPlan) -> dict:
     name = record.name
     body = {
         "CandidateName": name,
@@ -49,7 +52,9 @@ def candidate(record: Candidate, plan: JobPlan) -> dict:
         "LastModifiedTime": timestamp(record.end_time or record.creation_time),
         "FailureReason": record.failure_reason,
     }
-    if record.completed:
+    if record.completed and isinstance(plan, ForecastPlan):
+        body |= _forecast_candidate(record, plan)
+    elif record.completed:
         metric = METRICS[plan.objective]
         body["FinalAutoMLJobObjectiveMetric"] = {"Type": metric.objective_type, "MetricName": metric.name,
                                                  "Value": float(record.objective_value),
@@ -75,9 +80,69 @@ def _metric_data(record: Candidate, problem_type: ProblemType) -> list[dict]:
     return data
 
 
+def _forecast_candidate(record: Candidate, plan: ForecastPlan) -> dict:
+    """A finished forecasting candidate: every forecasting metric is minimized and is both a MetricName and a
+    StandardMetricName of the model; it is scored on its backtest windows (Set "Validation")."""
+    metrics = record.metrics or {}
+    body = {
+        "FinalAutoMLJobObjectiveMetric": {"Type": "Minimize", "MetricName": plan.objective,
+                                          "Value": float(record.objective_value), "StandardMetricName": plan.objective},
+        # Autopilot's forecasting containers do not document their environment; these are this engine's, for a
+        # forecast request: horizon, quantiles and frequency the model was trained for.
+        "InferenceContainers": [{
+            "Image": f"automl-local/{record.algorithm}", "ModelDataUrl": record.model_uri,
+            "Environment": {"FORECAST_HORIZON": str(plan.horizon), "FORECAST_QUANTILES": ",".join(plan.quantiles),
+                            "FORECAST_FREQUENCY": plan.frequency}}],
+        "CandidateProperties": {"CandidateMetrics": [
+            {"MetricName": name, "StandardMetricName": name, "Value": float(metrics[name]), "Set": "Validation"}
+            for name in FORECAST_METRICS if metrics.get(name) is not None]},
+    }
+    if record.backtest_uri:
+        # The shape requires Explainability beside BacktestResults; no explainability report is written yet, so it
+        # names the folder such a report of this candidate belongs in.
+        body["CandidateProperties"]["CandidateArtifactLocations"] = {
+            "Explainability": f"{plan.job_output}/explainability/{record.name}",
+            "BacktestResults": record.backtest_uri}
+    return body
+
+
 def partial_failures(records: list[Candidate]) -> list[dict]:
     failed = [r for r in records if r.status is CandidateStatus.FAILED and r.failure_reason]
     return [{"PartialFailureMessage": r.failure_reason[:1024]} for r in failed[:MAX_PARTIAL_FAILURES]]
+
+
+def is_v2(job: JobRow) -> bool:
+    """A job created by CreateAutoMLJobV2 (its stored request has AutoMLProblemTypeConfig)."""
+    return "AutoMLProblemTypeConfig" in job.request
+
+
+def saved_describe(job: JobRow, records: list[Candidate]) -> dict:
+    """describe.json in the output: the Describe of the operation that created the job."""
+    return describe_v2(job, records) if is_v2(job) else describe(job, records)
+
+
+def _criteria(plan: JobPlan | ForecastPlan) -> dict:
+    return _drop_none({"MaxCandidates": plan.max_candidates,
+                       "MaxRuntimePerTrainingJobInSeconds": plan.max_runtime_per_candidate_s,
+                       "MaxAutoMLJobRuntimeInSeconds": plan.max_job_runtime_s})
+
+
+def _progress(job: JobRow, plan: JobPlan | ForecastPlan, records: list[Candidate]) -> dict:
+    """What V1 and V2 Describe share: times, status, failures and the best candidate."""
+    body = {
+        "CreationTime": timestamp(job.creation_time),
+        "EndTime": timestamp(job.end_time),
+        "LastModifiedTime": timestamp(job.last_modified_time),
+        "FailureReason": job.failure_reason[:1024] if job.failure_reason else None,
+        "PartialFailureReasons": partial_failures(records) or None,
+        "AutoMLJobStatus": job.status.value,
+        "AutoMLJobSecondaryStatus": job.secondary_status,
+    }
+    if job.best_candidate:
+        best = next((r for r in records if r.name == job.best_candidate["name"]), None)
+        if best is not None:
+            body["BestCandidate"] = candidate(best, plan)
+    return body
 
 
 def describe(job: JobRow, records: list[Candidate]) -> dict:
@@ -85,10 +150,7 @@ def describe(job: JobRow, records: list[Candidate]) -> dict:
     request = job.request
     config = dict(request.get("AutoMLJobConfig") or {})
     config["Mode"] = plan.mode.value
-    resolved = {"CompletionCriteria": _drop_none({
-        "MaxCandidates": plan.max_candidates,
-        "MaxRuntimePerTrainingJobInSeconds": plan.max_runtime_per_candidate_s,
-        "MaxAutoMLJobRuntimeInSeconds": plan.max_job_runtime_s})}
+    resolved = {"CompletionCriteria": _criteria(plan)}
     if plan.problem_type is not None:
         resolved |= {"ProblemType": plan.problem_type.value, "AutoMLJobObjective": {"MetricName": plan.objective}}
     body = {
@@ -100,27 +162,49 @@ def describe(job: JobRow, records: list[Candidate]) -> dict:
         "AutoMLJobObjective": request.get("AutoMLJobObjective"),
         "ProblemType": request.get("ProblemType"),
         "AutoMLJobConfig": config,
-        "CreationTime": timestamp(job.creation_time),
-        "EndTime": timestamp(job.end_time),
-        "LastModifiedTime": timestamp(job.last_modified_time),
-        "FailureReason": job.failure_reason[:1024] if job.failure_reason else None,
-        "PartialFailureReasons": partial_failures(records) or None,
-        "AutoMLJobStatus": job.status.value,
-        "AutoMLJobSecondaryStatus": job.secondary_status,
         "GenerateCandidateDefinitionsOnly": plan.definitions_only,
         "ResolvedAttributes": resolved,
-    }
-    if job.best_candidate:
-        best = next((r for r in records if r.name == job.best_candidate["name"]), None)
-        if best is not None:
-            body["BestCandidate"] = candidate(best, plan)
+    } | _progress(job, plan, records)
+    return _drop_none(body)
+
+
+def describe_v2(job: JobRow, records: list[Candidate]) -> dict:
+    """DescribeAutoMLJobV2, for a V2 job or a V1 one (its request read in the V2 shape, as Tabular)."""
+    plan = load_plan(job.plan)
+    request = job.request if is_v2(job) else spec_v2.v1_as_v2(job.request)
+    member, config = spec_v2.problem_config(request)
+    config = dict(config) | {"CompletionCriteria": _criteria(plan)}  # SageMaker echoes the resolved criteria
+    if member == "TabularJobConfig":
+        config["Mode"] = plan.mode.value
+    resolved = {"CompletionCriteria": _criteria(plan)}
+    if plan.objective:
+        resolved["AutoMLJobObjective"] = {"MetricName": plan.objective}
+    if plan.problem_type is not None:
+        resolved["AutoMLProblemTypeResolvedAttributes"] = {
+            "TabularResolvedAttributes": {"ProblemType": plan.problem_type.value}}
+    split = None
+    if isinstance(plan, JobPlan) and plan.validation is None:
+        split = {"ValidationFraction": plan.validation_fraction}
+    body = {
+        "AutoMLJobName": job.name,
+        "AutoMLJobArn": plan.arn,
+        "AutoMLJobInputDataConfig": request["AutoMLJobInputDataConfig"],
+        "OutputDataConfig": request["OutputDataConfig"],
+        "RoleArn": request["RoleArn"],
+        "AutoMLJobObjective": {"MetricName": plan.objective} if plan.objective else request.get("AutoMLJobObjective"),
+        "AutoMLProblemTypeConfig": {member: config},
+        "AutoMLProblemTypeConfigName": spec_v2.CONFIG_NAMES[member],
+        "ResolvedAttributes": resolved,
+        "DataSplitConfig": split,
+        "SecurityConfig": request.get("SecurityConfig"),
+    } | _progress(job, plan, records)
     return _drop_none(body)
 
 
 def summary(job: JobRow, records: list[Candidate]) -> dict:
     return _drop_none({
         "AutoMLJobName": job.name,
-        "AutoMLJobArn": JobPlan.from_json(job.plan).arn,
+        "AutoMLJobArn": load_plan(job.plan).arn,
         "AutoMLJobStatus": job.status.value,
         "AutoMLJobSecondaryStatus": job.secondary_status,
         "CreationTime": timestamp(job.creation_time),

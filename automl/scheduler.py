@@ -106,12 +106,12 @@ def reap(store: Store) -> None:
 def resume(store: Store, name: str) -> None:
     """Start a new worker for a tuning job whose worker died; its study keeps the finished trials, and the
     time the dead worker spent still counts against MaxAutoMLJobRuntimeInSeconds."""
+    from automl.forecast_plan import load_plan
     from automl.problem import Mode
-    from automl.spec import JobPlan
 
     reap(store)
     job = store.job(name)
-    mode = JobPlan.from_json(job.plan).mode
+    mode = load_plan(job.plan).mode
     if mode is not Mode.HYPERPARAMETER_TUNING:
         raise field_error("AutoMLJobName", "only a HYPERPARAMETER_TUNING job can be resumed (its finished trials "
                           f"live in its study); this job ran in {mode.value} mode", job.name)

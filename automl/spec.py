@@ -12,8 +12,8 @@ import algorithms
 from automl import budget as budget_defaults
 from automl import settings
 from automl.channels import CONTENT_TYPES, CSV, ChannelSource, filesystem, list_objects, read_header
-from automl.columns import FeatureSpec, check_spec_against_header, parse_feature_spec
-from automl.errors import field_error
+from automl.columns import SPEC_PATH, FeatureSpec, check_spec_against_header, parse_feature_spec
+from automl.errors import field_error, renamed_fields
 from automl.metrics import METRICS, TIME_SERIES_METRICS, objective_metric
 from automl.problem import DEFAULT_OBJECTIVE, Mode, ProblemType
 
@@ -97,8 +97,8 @@ def resolve(request: dict) -> JobPlan:
     training_i, validation_i = _channel_roles(channels)
     train_ch = channels[training_i]
     valid_ch = channels[validation_i] if validation_i is not None else None
-    training = _source(train_ch, training_i)
-    validation = _source(valid_ch, validation_i) if valid_ch is not None else None
+    training = channel_source(train_ch, f"InputDataConfig[{training_i}]")
+    validation = channel_source(valid_ch, f"InputDataConfig[{validation_i}]") if valid_ch is not None else None
     if valid_ch is not None:
         _check_pair(train_ch, valid_ch, validation_i)
 
@@ -112,14 +112,11 @@ def resolve(request: dict) -> JobPlan:
     if problem_type is not None:
         objective = objective or DEFAULT_OBJECTIVE[problem_type]
         objective_metric(objective, problem_type)
-    criteria = _completion_criteria(config.get("CompletionCriteria") or {})
-    _check_model_deploy(request.get("ModelDeployConfig"))
-    tags = _tags(request.get("Tags") or [])
+    criteria = completion_criteria(config.get("CompletionCriteria") or {})
+    check_model_deploy(request.get("ModelDeployConfig"))
+    tags = parse_tags(request.get("Tags") or [])
 
-    training_objects = list_objects(training)
-    training_bytes = sum(o.size for o in training_objects)
-    if training_bytes >= MAX_TRAINING_BYTES:
-        raise field_error(training.uri_field, "training data must be under 100 GB", f"{training_bytes} bytes")
+    training_bytes = training_size(training)
     validation_bytes = sum(o.size for o in list_objects(validation)) if validation else 0
     if validation_bytes >= MAX_VALIDATION_BYTES:
         raise field_error(validation.uri_field, "validation data must be under 2 GB", f"{validation_bytes} bytes")
@@ -138,12 +135,12 @@ def resolve(request: dict) -> JobPlan:
         max_candidates = budget_defaults.DEFAULT_HPO_MAX_CANDIDATES
 
     spec_uri = (config.get("CandidateGenerationConfig") or {}).get("FeatureSpecificationS3Uri")
-    feature_spec = _feature_spec(spec_uri) if spec_uri else None
+    feature_spec = read_feature_spec(spec_uri) if spec_uri else None
     target = train_ch["TargetAttributeName"]
     _check_header(training, validation, train_ch, training_i, feature_spec)
 
     output_path = request["OutputDataConfig"]["S3OutputPath"]
-    _check_output(output_path)
+    check_output(output_path)
     return JobPlan(
         name=request["AutoMLJobName"], training=training, validation=validation, target=target, weight=weight,
         problem_type=problem_type, objective=objective, requested_mode=requested_mode, mode=mode,
@@ -169,12 +166,16 @@ def _channel_roles(channels: list[dict]) -> tuple[int, int | None]:
     return training[0], (validation[0] if validation else None)
 
 
-def _source(channel: dict, i: int) -> ChannelSource:
+# The helpers below are shared by CreateAutoMLJob (here) and CreateAutoMLJobV2 (automl.spec_v2,
+# automl.forecast_spec): each takes the field path its errors name.
+
+def channel_source(channel: dict, path: str) -> ChannelSource:
+    """One input channel (`path` names it: `InputDataConfig[0]`, `AutoMLJobInputDataConfig[0]`) -> its source;
+    CSV with a header or Parquet, as Autopilot reads them."""
     s3 = channel["DataSource"]["S3DataSource"]
-    path = f"InputDataConfig[{i}]"
     if s3["S3DataType"] == "AugmentedManifestFile":
         raise field_error(f"{path}.DataSource.S3DataSource.S3DataType", "AugmentedManifestFile is not supported by "
-                          "CreateAutoMLJob; use S3Prefix or ManifestFile", s3["S3DataType"])
+                          "Autopilot's tabular and time-series jobs; use S3Prefix or ManifestFile", s3["S3DataType"])
     content_type = channel.get("ContentType", CSV)
     if content_type not in CONTENT_TYPES:
         raise field_error(f"{path}.ContentType", "must be one of " + ", ".join(CONTENT_TYPES), content_type)
@@ -201,12 +202,20 @@ def _validation_fraction(config: dict, has_validation_channel: bool) -> float:
     return float(fraction)
 
 
-def _completion_criteria(criteria: dict) -> dict:
+def training_size(training: ChannelSource) -> int:
+    """The training channel's bytes, under Autopilot's 100 GB limit."""
+    training_bytes = sum(o.size for o in list_objects(training))
+    if training_bytes >= MAX_TRAINING_BYTES:
+        raise field_error(training.uri_field, "training data must be under 100 GB", f"{training_bytes} bytes")
+    return training_bytes
+
+
+def completion_criteria(criteria: dict, path: str = CRITERIA_PATH) -> dict:
     """SageMaker's defaults; a default per-candidate limit never exceeds the job's own limit."""
     total = criteria.get("MaxAutoMLJobRuntimeInSeconds", budget_defaults.DEFAULT_MAX_JOB_RUNTIME_S)
     per_candidate = criteria.get("MaxRuntimePerTrainingJobInSeconds")
     if per_candidate is not None and per_candidate > total:
-        raise field_error(f"{CRITERIA_PATH}.MaxRuntimePerTrainingJobInSeconds", "must not exceed "
+        raise field_error(f"{path}.MaxRuntimePerTrainingJobInSeconds", "must not exceed "
                           f"MaxAutoMLJobRuntimeInSeconds ({total})", per_candidate)
     if per_candidate is None:
         per_candidate = min(budget_defaults.DEFAULT_MAX_RUNTIME_PER_TRAINING_JOB_S, total)
@@ -239,7 +248,7 @@ def _algorithms(generation: dict, requested: Mode, mode: Mode) -> tuple[str, ...
     return tuple(names)
 
 
-def _check_model_deploy(config: dict | None) -> None:
+def check_model_deploy(config: dict | None) -> None:
     if not config:
         return
     auto, name = config.get("AutoGenerateEndpointName"), config.get("EndpointName")
@@ -253,7 +262,15 @@ def _check_model_deploy(config: dict | None) -> None:
                           "omit ModelDeployConfig and serve the best candidate with `automl predict`")
 
 
-def _tags(tags: list[dict]) -> tuple:
+def check_compute(config: dict | None) -> None:
+    """CreateAutoMLJobV2's AutoMLComputeConfig: Autopilot can hand large data to EMR Serverless; this engine always
+    runs on this machine, so asking for it is refused rather than silently ignored."""
+    if config:
+        raise field_error("AutoMLComputeConfig", "EMR Serverless compute is not available in this engine; omit "
+                          "AutoMLComputeConfig (jobs run on this machine)")
+
+
+def parse_tags(tags: list[dict]) -> tuple:
     seen: dict[str, int] = {}
     for i, tag in enumerate(tags):
         if tag["Key"] in seen:
@@ -262,15 +279,16 @@ def _tags(tags: list[dict]) -> tuple:
     return tuple((t["Key"], t.get("Value", "")) for t in tags)
 
 
-def _feature_spec(uri: str) -> FeatureSpec:
-    fs, path = filesystem(uri)
+def read_feature_spec(uri: str, path: str = SPEC_PATH) -> FeatureSpec:
+    """The FeatureSpecification file at `uri`; its errors name `path` (the request's FeatureSpecificationS3Uri)."""
+    fs, where = filesystem(uri)
     try:
-        with fs.open(path, "rb") as handle:
+        with fs.open(where, "rb") as handle:
             raw = handle.read()
     except (FileNotFoundError, OSError) as exc:
-        raise field_error("AutoMLJobConfig.CandidateGenerationConfig.FeatureSpecificationS3Uri",
-                          f"could not be read: {exc}", uri) from None
-    return parse_feature_spec(raw)
+        raise field_error(path, f"could not be read: {exc}", uri) from None
+    with renamed_fields([(SPEC_PATH, path)]):
+        return parse_feature_spec(raw)
 
 
 def _check_header(training: ChannelSource, validation: ChannelSource | None, train_ch: dict, i: int,
@@ -300,7 +318,7 @@ def _check_header(training: ChannelSource, validation: ChannelSource | None, tra
         check_spec_against_header(spec, header, reserved)
 
 
-def _check_output(uri: str) -> None:
+def check_output(uri: str) -> None:
     fs, path = filesystem(uri)
     if fs.protocol in ("file", "local") or "file" in fs.protocol:
         try:

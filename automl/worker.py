@@ -28,7 +28,7 @@ from automl.leaderboard import rank, to_csv
 from automl.metrics import METRICS
 from automl.problem import Mode
 from automl.processes import busy_cores
-from automl.responses import describe
+from automl.responses import saved_describe
 from automl.series import build_series
 from automl.spec import JobPlan
 from automl.store import RUNNING, JobStatus, Store
@@ -118,7 +118,7 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
         write_bytes(ctx.output.candidate_summary,
                     definitions_markdown(plan.name, plan.mode.value, definitions).encode())
         stage(store, name, JobStatus.COMPLETED, "CandidateDefinitionsGenerated")
-        return write_json(ctx.output.describe, describe(store.job(name), []))
+        return write_json(ctx.output.describe, saved_describe(store.job(name), []))
     stage(store, name, JobStatus.IN_PROGRESS, runner.secondary_status)
     reason = runner.run(ctx)
     finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason)
@@ -261,7 +261,7 @@ def finish(store: Store, plan: JobPlan, reason: RunEnd) -> None:
         log.info("%s: best candidate %s, %s %.6g", plan.name, best.name, plan.objective, best.objective_value)
     elif fields.get("failure_reason"):
         log.error("%s: %s", plan.name, fields["failure_reason"])
-    write_json(output.describe, describe(store.job(plan.name), store.candidates(plan.name)))
+    write_json(output.describe, saved_describe(store.job(plan.name), store.candidates(plan.name)))
 
 
 def fail(store: Store, name: str, reason: str) -> None:
@@ -269,7 +269,7 @@ def fail(store: Store, name: str, reason: str) -> None:
     stage(store, name, JobStatus.FAILED, "Failed", only_from=RUNNING, failure_reason=reason[:1024])
     job = store.job(name)
     with contextlib.suppress(OSError):  # the output location itself may be what failed; the store has the reason
-        write_json(JobOutput(load_plan(job.plan).job_output).describe, describe(job, store.candidates(name)))
+        write_json(JobOutput(load_plan(job.plan).job_output).describe, saved_describe(job, store.candidates(name)))
 
 
 def main(argv: list[str]) -> int:

@@ -57,7 +57,8 @@ def test_forecasting_job_backtests_ensembles_and_forecasts_every_series(sm, sale
     validate_response("DescribeAutoMLJobV2", answer)
     candidates = sm.list_candidates_for_auto_ml_job(AutoMLJobName="sales")["Candidates"]
     algorithms_run = {c["CandidateName"].removeprefix("sales-") for c in candidates}
-    assert algorithms_run == {"ets", "npts", "weighted-ensemble"}  # only the named ones, and their ensemble
+    # only the named ones, and their ensemble when the backtests find that mixing them helps
+    assert {"ets", "npts"} <= algorithms_run <= {"ets", "npts", "weighted-ensemble"}
     assert all(c["CandidateStatus"] == "Completed" for c in candidates)
     best = answer["BestCandidate"]
     values = {c["CandidateName"]: c["FinalAutoMLJobObjectiveMetric"]["Value"] for c in candidates}
