@@ -1,7 +1,7 @@
 """arima: statsforecast's AutoARIMA on the last ten seasons (at least 200 steps) of each series, with the
-stepwise order search scoring candidates by approximate (CSS) likelihood and at most one seasonal AR and MA term. On 10 M4 hourly
-series (h=48) that is 0.9 s a series for MASE 0.824, against 7.5 s for 0.787 with exact likelihood and
-p,q <= 2; default AutoARIMA on full histories took about 3 s a series on an idle core."""
+stepwise order search scoring candidates by approximate (CSS) likelihood and at most one seasonal AR and MA
+term. On 10 M4 hourly series (h=48) that is 0.9 s a series for MASE 0.824, against 7.5 s for 0.787 with exact
+likelihood and p,q <= 2; default AutoARIMA on full histories took about 3 s a series on an idle core."""
 from __future__ import annotations
 
 import pandas as pd

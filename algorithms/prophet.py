@@ -1,6 +1,7 @@
 """prophet: Meta's Prophet per series (trend, auto yearly/weekly/daily seasonality) with the task's covariates as
 extra regressors. Quantiles come from Prophet's posterior predictive samples, the mean is its yhat. Series are
-fitted in parallel worker processes; a series Prophet fails on gets the seasonal-naive forecast."""
+fitted on parallel threads (Stan samples in a process of its own, so threads run side by side; a process pool
+inside the executor's training process hung in loky); a series Prophet fails on gets the seasonal-naive forecast."""
 from __future__ import annotations
 
 import time
@@ -8,7 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from algorithms._statsforecast import processes, seasonal_naive
+from algorithms._statsforecast import seasonal_naive
 from algorithms.forecaster import Forecaster, SeriesTask, future_index, sort_quantiles
 
 
@@ -24,9 +25,9 @@ class Prophet(Forecaster):
     def fit(self, history: pd.DataFrame, *, deadline: float | None = None, threads: int = 1) -> Prophet:
         from joblib import Parallel, delayed
 
-        self.threads_ = processes(threads)
+        self.threads_ = max(1, threads)
         groups = list(history.groupby("unique_id", sort=False))
-        self.models_ = Parallel(n_jobs=self.threads_)(
+        self.models_ = Parallel(n_jobs=self.threads_, prefer="threads")(
             delayed(_fit_one)(frame, self.task.covariates, self.params, deadline) for _, frame in groups)
         self.tails_ = {uid: frame["y"].to_numpy(dtype=float)[-2 * self.task.season_length:] for uid, frame in groups}
         self.index_ = future_index(history, self.task.freq, self.task.horizon)
@@ -38,7 +39,7 @@ class Prophet(Forecaster):
         task, frame = self.task, self.index_.copy()
         steps = frame if future is None else frame.merge(future, on=["unique_id", "ds"], how="left")
         seeds = range(task.seed, task.seed + len(self.models_))
-        answers = Parallel(n_jobs=self.threads_)(
+        answers = Parallel(n_jobs=self.threads_, prefer="threads")(
             delayed(_predict_one)(model, part, task.quantiles, seed)
             for model, (_, part), seed in zip(self.models_, steps.groupby("unique_id", sort=False), seeds, strict=True))
         points, bands = [], []
