@@ -62,7 +62,8 @@ def _Network(n_features: int, n_items: int, context: int, horizon: int, n_levels
             dilations = [2 ** i for i in range(max(1, int(np.ceil(np.log2(max(2, context / (kernel - 1)))))))]
             self.convs = nn.ModuleList(nn.Conv1d(channels, channels, kernel, dilation=d) for d in dilations)
             self.pads = [(kernel - 1) * d for d in dilations]
-            width = 2 * channels + horizon * n_features + params["embedding"] + 1
+            # The decoder also reads the scaled context itself: a season back is then one weight away.
+            width = 2 * channels + context + horizon * n_features + params["embedding"] + 1
             self.decoder = nn.Sequential(nn.Linear(width, params["hidden"]), nn.ReLU(), nn.Dropout(params["dropout"]),
                                          nn.Linear(params["hidden"], params["hidden"]), nn.ReLU(),
                                          nn.Linear(params["hidden"], horizon * n_levels))
@@ -71,7 +72,8 @@ def _Network(n_features: int, n_items: int, context: int, horizon: int, n_levels
             hidden = self.inlet(torch.cat([y.unsqueeze(1), mask.unsqueeze(1), x.transpose(1, 2)], dim=1))
             for conv, pad in zip(self.convs, self.pads, strict=True):
                 hidden = hidden + torch.relu(conv(nn.functional.pad(hidden, (pad, 0))))
-            code = torch.cat([hidden[:, :, -1], hidden.mean(-1), future_x.flatten(1), self.embedding(item), scale], 1)
+            code = torch.cat([hidden[:, :, -1], hidden.mean(-1), y, future_x.flatten(1), self.embedding(item), scale],
+                             1)
             return self.decoder(code).view(len(y), horizon, n_levels)
 
     return Network()
