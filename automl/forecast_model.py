@@ -16,7 +16,7 @@ from automl.artifacts import load_model
 from automl.channels import join_uri, read_any
 from automl.errors import ValidationException, field_error
 from automl.forecast_plan import ForecastPlan, load_plan
-from automl.series import build_series, holiday_column, key_columns
+from automl.series import build_series, key_columns
 from automl.store import Store
 
 
@@ -76,8 +76,7 @@ def predict_forecast(store: Store, name: str, data, candidate: str | None = None
         raise field_error("candidate", f"is not a Completed candidate of job {row.name!r}", candidate)
     model = load_model(record.model_uri)
     task = model_task(model)
-    own = tuple(c for c in task.covariates if not plan.holiday_country or c != holiday_column(plan.holiday_country))
-    series = build_series(read_any(data), plan, for_training=False, covariates=own)
+    series = build_series(read_any(data), plan, for_training=False, covariates=task.covariates)
     forecast = refit_forecast(model, series.history, series.future)
     keys = key_columns(plan)
     out = series.keys.merge(forecast, on="unique_id", how="right")

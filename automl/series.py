@@ -54,8 +54,11 @@ def build_series(frame: pd.DataFrame, plan: ForecastPlan, *, for_training: bool 
                  covariates: tuple[str, ...] | None = None) -> SeriesData:
     """`frame` as read from the channel (or a prediction's input). Rows after a series' last target value
     that carry covariates are that series' known future. `covariates` fixes the columns (at prediction)."""
-    frame = _typed(frame, plan, covariates)
-    cov = tuple(covariates) if covariates is not None else _covariate_columns(frame, plan)
+    given = tuple(covariates) if covariates is not None else None
+    holiday_names = tuple(c for c in given if is_holiday_column(c)) if given is not None else None
+    own = tuple(c for c in given if not is_holiday_column(c)) if given is not None else None
+    frame = _typed(frame, plan, own)
+    cov = own if own is not None else _covariate_columns(frame, plan)
     frame["unique_id"] = _ids(frame, key_columns(plan))
     keys = frame.drop_duplicates("unique_id")[["unique_id", *key_columns(plan)]].reset_index(drop=True)
     freq_info = plan.freq
@@ -68,9 +71,9 @@ def build_series(frame: pd.DataFrame, plan: ForecastPlan, *, for_training: bool 
     history = frame[~after & frame["unique_id"].isin(last_target.index)]
     history = _regular(history, offset)
     history = _fill(history, plan, cov)
-    if plan.holiday_country:
-        history = _with_holidays(history, plan.holiday_country, offset)
-    names = cov + ((holiday_column(plan.holiday_country),) if plan.holiday_country else ())
+    holiday_days = holiday_calendar(plan.holiday_country, history["ds"], holiday_names) if plan.holiday_country else {}
+    history = _with_holidays(history, holiday_days, offset)
+    names = cov + tuple(holiday_days)
     lengths = history.groupby("unique_id").size()
     short = lengths[lengths < max(2, plan.horizon)]
     if len(short) and for_training:
@@ -82,7 +85,7 @@ def build_series(frame: pd.DataFrame, plan: ForecastPlan, *, for_training: bool 
                           "histories or a shorter ForecastHorizon", plan.horizon)
     if for_training:
         _check_horizon(plan, history.groupby("unique_id").size())
-    future = _future(history, future_rows, plan, offset, cov)
+    future = _future(history, future_rows, plan, offset, cov, holiday_days)
     history = history.sort_values(["unique_id", "ds"]).reset_index(drop=True)
     return SeriesData(history=history[["unique_id", "ds", "y", *names]], future=future,
                       keys=keys[keys["unique_id"].isin(history["unique_id"].unique())].reset_index(drop=True),
@@ -90,8 +93,35 @@ def build_series(frame: pd.DataFrame, plan: ForecastPlan, *, for_training: bool 
                       dropped=len(short) if for_training else 0)
 
 
-def holiday_column(country: str) -> str:
-    return f"holiday_{country}"
+HOLIDAY_PREFIX = "holiday_"
+
+
+def is_holiday_column(name: str) -> bool:
+    return name.startswith(HOLIDAY_PREFIX)
+
+
+def holiday_calendar(country: str, stamps: pd.Series, names: tuple[str, ...] | None = None) -> dict[str, list]:
+    """One covariate per public holiday of the country (`holiday_US_labor_day`), as Amazon Forecast featurizes
+    holidays: a holiday the history has never seen carries no effect, instead of borrowing one from another
+    (a bank closed on Labor Day may open on Columbus Day). `names` fixes the columns (at prediction)."""
+    import holidays
+
+    years = range(stamps.min().year - 1, stamps.max().year + 3)
+    days: dict[str, list] = {}
+    for day, label in sorted(holidays.country_holidays(country, years=years).items()):
+        for part in str(label).split(";"):
+            base = part.replace("(observed)", "").replace("(Observed)", "").strip()
+            column = f"{HOLIDAY_PREFIX}{country}_" + "_".join(regex_words(base))
+            days.setdefault(column, []).append(pd.Timestamp(day))
+    if names is not None:
+        return {n: days.get(n, []) for n in names}
+    return dict(sorted(days.items()))
+
+
+def regex_words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[a-z0-9]+", text.lower()) or ["holiday"]
 
 
 def _typed(frame: pd.DataFrame, plan: ForecastPlan, covariates) -> pd.DataFrame:
@@ -247,22 +277,22 @@ def _fill(history: pd.DataFrame, plan: ForecastPlan, cov: tuple[str, ...]) -> pd
     return history.reset_index(drop=True)
 
 
-def _with_holidays(frame: pd.DataFrame, country: str, offset: str) -> pd.DataFrame:
-    """How many of the country's public holidays fall in each step (0/1 for daily or finer steps)."""
-    import holidays
-
-    years = range(frame["ds"].min().year - 1, frame["ds"].max().year + 3)
-    days = pd.DatetimeIndex(sorted(holidays.country_holidays(country, years=years)))
-    column = holiday_column(country)
-    step = pd.tseries.frequencies.to_offset(offset)
-    if _fixed_span(step) is not None and _fixed_span(step) <= pd.Timedelta(days=1):
-        frame[column] = frame["ds"].dt.normalize().isin(days).astype(float)
+def _with_holidays(frame: pd.DataFrame, calendar: dict[str, list], offset: str) -> pd.DataFrame:
+    """Each holiday's column: 1 on its day for daily or finer steps, else how often it falls in the step."""
+    if not calendar:
         return frame
+    step = pd.tseries.frequencies.to_offset(offset)
+    daily = _fixed_span(step) is not None and _fixed_span(step) <= pd.Timedelta(days=1)
     stamps = frame["ds"].drop_duplicates().sort_values()
-    ends = stamps + step
-    counts = {s: float(((days >= s) & (days < e)).sum()) for s, e in zip(stamps, ends, strict=True)}
-    frame[column] = frame["ds"].map(counts)
-    return frame
+    columns = {}
+    for column, days in calendar.items():
+        days = pd.DatetimeIndex(days)
+        if daily:
+            columns[column] = frame["ds"].dt.normalize().isin(days).astype(float).to_numpy()
+            continue
+        counts = {s: float(((days >= s) & (days < s + step)).sum()) for s in stamps}
+        columns[column] = frame["ds"].map(counts).to_numpy(float)
+    return frame.assign(**columns)
 
 
 def _fixed_span(step) -> pd.Timedelta | None:
@@ -274,10 +304,10 @@ def _fixed_span(step) -> pd.Timedelta | None:
 
 
 def _future(history: pd.DataFrame, rows: pd.DataFrame, plan: ForecastPlan, offset: str,
-            cov: tuple[str, ...]) -> pd.DataFrame | None:
+            cov: tuple[str, ...], calendar: dict[str, list]) -> pd.DataFrame | None:
     """The horizon's covariates per series: the data's rows after the last target where it has them, else the
     futurefill method; None when the job has no covariates."""
-    if not cov and not plan.holiday_country:
+    if not cov and not calendar:
         return None
     from algorithms.forecaster import future_index
 
@@ -293,9 +323,7 @@ def _future(history: pd.DataFrame, rows: pd.DataFrame, plan: ForecastPlan, offse
                                   "the forecast horizon and its futurefill is 'none'; give its future rows",
                                   int(missing.sum()))
             future[column] = future[column].fillna(value)
-    if plan.holiday_country:
-        future = _with_holidays(future, plan.holiday_country, offset)
-    return future
+    return _with_holidays(future, calendar, offset)
 
 
 def _check_horizon(plan: ForecastPlan, lengths: pd.Series) -> None:

@@ -32,10 +32,10 @@ def forecast_sets(suite: Path, names: list[str] | None) -> list[dict]:
         chosen = [d for d in chosen if d["name"] in names]
     for d in chosen:
         d["train"], d["test"] = str(suite.parent / d["files"]["train"]), str(suite.parent / d["files"]["test"])
-        d.setdefault("forecast_config", {
+        d["forecast_config"] = d.get("forecast_config") or {
             "ForecastFrequency": FREQUENCIES[d["frequency"]], "ForecastHorizon": d["forecast_horizon"],
             "TimeSeriesConfig": {"TargetAttributeName": d["target"], "TimestampAttributeName": d["timestamp_column"],
-                                 "ItemIdentifierAttributeName": d["item_id_column"]}})
+                                 "ItemIdentifierAttributeName": d["item_id_column"]}}
         d["m"] = SEASON.get(d["name"], d.get("seasonal_period", 1))
     return chosen
 

@@ -128,10 +128,16 @@ def test_weekly_data_keeps_its_weekday_and_quarterly_data_its_quarter_starts():
 def test_holidays_are_a_covariate_known_in_the_future():
     frame = daily(n=60, items=("a",), start="2024-11-01")
     data = build_series(frame, plan(holiday_country="US"))
-    flags = data.history.set_index("ds")["holiday_US"]
-    assert flags[pd.Timestamp("2024-11-28")] == 1.0 and flags[pd.Timestamp("2024-11-27")] == 0.0
+    expected = {"holiday_US_thanksgiving_day", "holiday_US_christmas_day", "holiday_US_new_year_s_day"}
+    assert expected <= set(data.covariates)
+    flags = data.history.set_index("ds")["holiday_US_thanksgiving_day"]
+    assert flags[pd.Timestamp("2024-11-28")] == 1.0 and flags.sum() == 1.0
+    assert data.history["holiday_US_christmas_day"].sum() == 1.0
     assert data.future["ds"].min() == pd.Timestamp("2024-12-31")
-    assert data.future.set_index("ds").loc[pd.Timestamp("2025-01-01"), "holiday_US"] == 1.0
+    assert data.future.set_index("ds").loc[pd.Timestamp("2025-01-01"), "holiday_US_new_year_s_day"] == 1.0
+    weekly = build_series(frame.assign(ts=pd.date_range("2024-01-07", periods=60, freq="W-SUN")),
+                          plan(frequency="1W", holiday_country="US"))
+    assert weekly.history.set_index("ds").loc[pd.Timestamp("2024-11-24"), "holiday_US_thanksgiving_day"] == 1.0
 
 
 def test_covariates_take_their_future_from_rows_after_the_last_target():
