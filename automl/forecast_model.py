@@ -21,10 +21,11 @@ from automl.store import Store
 
 
 class ForecastEnsemble:
-    """Members' forecasts combined with the weights chosen on the backtests (they sum to 1). Members are named
-    by their model paths relative to the job output folder, so the folder can move."""
+    """Members' forecasts combined with the weights chosen on the backtests: (mean's weight, quantiles'
+    weight) per member, each set summing to 1. Members are named by their model paths relative to the job
+    output folder, so the folder can move."""
 
-    def __init__(self, members: dict[str, float], quantile_columns: list[str]):
+    def __init__(self, members: dict[str, tuple[float, float]], quantile_columns: list[str]):
         self.members = members
         self.quantile_columns = quantile_columns
         self.base: str | None = None
@@ -33,20 +34,24 @@ class ForecastEnsemble:
         self.base = job_output
 
     def forecast(self, history: pd.DataFrame, future: pd.DataFrame | None) -> pd.DataFrame:
-        parts = [(weight, refit_forecast(load_model(join_uri(self.base, path)), history, future))
-                 for path, weight in self.members.items()]
+        parts = [(*weights, refit_forecast(load_model(join_uri(self.base, path)), history, future))
+                 for path, weights in self.members.items()]
         return combine(parts, self.quantile_columns)
 
 
-def combine(parts: list[tuple[float, pd.DataFrame]], quantile_columns: list[str]) -> pd.DataFrame:
-    """The weighted sum of forecasts of the same rows (aligned on unique_id, ds)."""
-    columns = ["mean", *quantile_columns]
-    base = parts[0][1][["unique_id", "ds"]].reset_index(drop=True)
-    total = np.zeros((len(base), len(columns)))
-    for weight, frame in parts:
+def combine(parts: list[tuple[float, float, pd.DataFrame]], quantile_columns: list[str]) -> pd.DataFrame:
+    """The weighted sums of forecasts of the same rows (aligned on unique_id, ds): `mean` with each part's
+    first weight, the quantiles with its second."""
+    base = parts[0][2][["unique_id", "ds"]].reset_index(drop=True)
+    mean = np.zeros(len(base))
+    bands = np.zeros((len(base), len(quantile_columns)))
+    for point_weight, band_weight, frame in parts:
         aligned = base.merge(frame, on=["unique_id", "ds"], how="left")
-        total += weight * aligned[columns].to_numpy(float)
-    out = base.assign(**{c: total[:, i] for i, c in enumerate(columns)})
+        if point_weight:
+            mean += point_weight * aligned["mean"].to_numpy(float)
+        if band_weight:
+            bands += band_weight * aligned[quantile_columns].to_numpy(float)
+    out = base.assign(mean=mean, **{c: bands[:, i] for i, c in enumerate(quantile_columns)})
     return sort_quantiles(out, quantile_columns)
 
 

@@ -33,7 +33,7 @@ def window_count(data: SeriesData, task: SeriesTask) -> int:
     """Up to five windows; fewer on large data (each window is one more fit of every candidate), and no more
     than most series (80%) are long enough for."""
     rows = len(data.history)
-    cap = MAX_WINDOWS if rows <= 50_000 else 2 if rows <= 150_000 else 1
+    cap = MAX_WINDOWS if rows <= 50_000 else 2 if rows <= 500_000 else 1
     lengths = np.sort(data.lengths.to_numpy())
     typical = lengths[int(0.2 * (len(lengths) - 1))]
     fits = max(1, (typical - min_train(task)) // task.horizon)
