@@ -70,6 +70,21 @@ def time_features(stamps: np.ndarray, freq: str) -> np.ndarray:
     return (stamps / np.maximum(calendar_scales(freq), 1) - 0.5).astype(np.float32)
 
 
+def naive_period(task: SeriesTask, data: Panel, context: int) -> int:
+    """The task's season when repeating the last season beats repeating the last value one season ahead over
+    the series (each error relative to its series' level), else 1: the networks' skips start as that naive."""
+    season = task.season_length
+    if not 1 < season <= context:
+        return 1
+    errors = np.zeros(2)
+    for y in data.y:
+        if len(y) > 2 * season:
+            level = max(np.abs(y).mean(), 1e-9)
+            errors += [np.abs(y[season:] - y[season - 1:-1]).mean() / level,
+                       np.abs(y[season:] - y[:-season]).mean() / level]
+    return season if errors[1] < errors[0] else 1
+
+
 def log_scale(scale):
     """The window's scale as an input: networks see scaled targets only, so the level comes from here."""
     return scale.clamp(min=1e-6).log1p().unsqueeze(-1)
@@ -109,6 +124,7 @@ class TorchForecaster(Forecaster):
         data = panel(history, self.task.covariates, self.task.freq)
         self.ids_ = {uid: i for i, uid in enumerate(data.ids)}
         lags = [lag for lag in self._lags() if lag <= self.context]
+        self.period_ = naive_period(self.task, data, self.context)
         series = Series(self.task, data, self.context + max(lags, default=0))
         self.config_ = (series.n_features, len(data.ids), lags)
         network = self._build(*self.config_)

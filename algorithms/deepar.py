@@ -1,6 +1,8 @@
 """deepar: the autoregressive LSTM of Salinas et al. (Autopilot's DeepAR+), on torch: at each step it reads the
 scaled lagged target, time features, covariates and an item embedding, and emits a Student-t; forecasts are
 sample paths drawn step by step (each draw fed back as the next lag), summarised into the mean and quantiles.
+The Student-t's location has a linear skip from the lags that starts as seasonal naive or naive (the lag
+`naive_period` picks), so the LSTM learns a correction to it.
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ class DeepAR(TorchForecaster):
         return sorted(lag for lag in lags if lag >= 1)
 
     def _build(self, n_features: int, n_items: int, lags: list[int]):
-        return _Network(2 * len(lags) + n_features + 1, n_items, self.params)
+        start = lags.index(self.period_) if self.period_ in lags else lags.index(1)
+        return _Network(2 * len(lags) + n_features + 1, n_items, len(lags), start, self.params)
 
     def _inputs(self, batch: dict, steps: slice):
         import torch
@@ -69,7 +72,8 @@ class DeepAR(TorchForecaster):
         return future.mean(1).numpy(), quantiles.permute(1, 2, 0).numpy()
 
 
-def _Network(n_inputs: int, n_items: int, params: dict):
+def _Network(n_inputs: int, n_items: int, n_lags: int, start: int, params: dict):
+    """`inputs` begin with the `n_lags` scaled lags; the skip starts as the lag at index `start`."""
     import torch
     from torch import nn
 
@@ -80,12 +84,17 @@ def _Network(n_inputs: int, n_items: int, params: dict):
             self.rnn = nn.LSTM(n_inputs + params["embedding"], params["hidden"], params["layers"], batch_first=True,
                                dropout=params["dropout"] if params["layers"] > 1 else 0.0)
             self.head = nn.Linear(params["hidden"], 3)
+            self.skip = nn.Linear(n_lags, 1, bias=False)
+            with torch.no_grad():
+                self.skip.weight.zero_()
+                self.skip.weight[0, start] = 1.0
 
         def forward(self, inputs, item, state=None):
             embedded = self.embedding(item).unsqueeze(1).expand(-1, inputs.shape[1], -1)
             output, state = self.rnn(torch.cat([inputs, embedded], dim=-1), state)
             df, loc, scale = self.head(output).unbind(-1)
             softplus = nn.functional.softplus
+            loc = loc + self.skip(inputs[..., :n_lags]).squeeze(-1)
             return torch.distributions.StudentT(2 + softplus(df), loc, softplus(scale) + 1e-4), state
 
     return Network()
