@@ -18,8 +18,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from automl.artifacts import load_model as load_saved
 from automl.artifacts import locate_model
 from automl.channels import read_any
-from automl.errors import ResourceNotFound, ValidationException, field_error
-from automl.store import Store
+from automl.errors import ResourceNotFound, field_error
+from automl.store import Store, completed_candidate
 
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")  # AutoMLJobName's pattern: no path looks like it
 
@@ -87,16 +87,8 @@ def _estimator(uri: str, candidate: str) -> FittedModel:
 
 def job_model(store: Store, job: str, candidate: str | None = None) -> FittedModel:
     """A job's best candidate, or any Completed candidate of it, from the locations the store recorded."""
-    row = store.job(job)
-    if candidate is None:
-        if not row.best_candidate:
-            raise ValidationException(f"AutoMLJobName: job {row.name!r} has no best candidate "
-                                      f"(status {row.status.value}/{row.secondary_status})")
-        candidate = row.best_candidate["name"]
-    record = next((r for r in store.candidates(job) if r.name == candidate and r.completed), None)
-    if record is None:
-        raise field_error("candidate", f"is not a Completed candidate of job {row.name!r}", candidate)
-    return _estimator(record.model_uri, candidate)
+    record = completed_candidate(store, job, candidate)
+    return _estimator(record.model_uri, record.name)
 
 
 def load_model(path_or_job, candidate: str | None = None) -> FittedModel:

@@ -14,10 +14,10 @@ import pandas as pd
 from algorithms.forecaster import Forecaster, sort_quantiles
 from automl.artifacts import load_model
 from automl.channels import join_uri, read_any
-from automl.errors import ValidationException, field_error
+from automl.errors import field_error
 from automl.forecast_plan import ForecastPlan, load_plan
 from automl.series import build_series, key_columns
-from automl.store import Store
+from automl.store import Store, completed_candidate
 
 
 class ForecastEnsemble:
@@ -71,14 +71,7 @@ def predict_forecast(store: Store, name: str, data, candidate: str | None = None
     plan = load_plan(row.plan)
     if not isinstance(plan, ForecastPlan):
         raise field_error("AutoMLJobName", "is not a time-series forecasting job", name)
-    if candidate is None:
-        if not row.best_candidate:
-            raise ValidationException(f"AutoMLJobName: job {row.name!r} has no best candidate "
-                                      f"(status {row.status.value}/{row.secondary_status})")
-        candidate = row.best_candidate["name"]
-    record = next((r for r in store.candidates(name) if r.name == candidate and r.completed), None)
-    if record is None:
-        raise field_error("candidate", f"is not a Completed candidate of job {row.name!r}", candidate)
+    record = completed_candidate(store, name, candidate)
     model = load_model(record.model_uri)
     task = model_task(model)
     series = build_series(read_any(data), plan, for_training=False, covariates=task.covariates)

@@ -9,13 +9,14 @@ from automl.channels import ChannelSource
 from automl.columns import FeatureSpec
 from automl.frequency import Frequency, parse_frequency
 from automl.problem import Mode
+from automl.spec import JobLocation
 
 DEFAULT_QUANTILES = ("p10", "p50", "p90")
 DEFAULT_OBJECTIVE = "AverageWeightedQuantileLoss"
 
 
 @dataclass(frozen=True)
-class ForecastPlan:
+class ForecastPlan(JobLocation):
     name: str
     training: ChannelSource
     target: str
@@ -45,16 +46,6 @@ class ForecastPlan:
     problem_type = None
 
     @property
-    def arn(self) -> str:
-        from automl.spec import job_arn
-
-        return job_arn(self.name)
-
-    @property
-    def job_output(self) -> str:
-        return self.output_path.rstrip("/") + "/" + self.name
-
-    @property
     def freq(self) -> Frequency:
         return parse_frequency(self.frequency)
 
@@ -80,6 +71,6 @@ class ForecastPlan:
 
 def load_plan(text: str):
     """A stored plan, tabular (`JobPlan`) or forecasting (`ForecastPlan`)."""
-    from automl.spec import JobPlan
+    from automl.spec import JobPlan  # spec imports the tabular algorithms: only where a plan is read
 
     return ForecastPlan.from_json(text) if json.loads(text).get("kind") == "forecast" else JobPlan.from_json(text)

@@ -35,8 +35,23 @@ def job_arn(name: str) -> str:
     return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:automl-job/{name.lower()}"
 
 
+class JobLocation:
+    """What every plan (tabular or forecasting) derives from its name and output path."""
+
+    name: str
+    output_path: str
+
+    @property
+    def arn(self) -> str:
+        return job_arn(self.name)
+
+    @property
+    def job_output(self) -> str:
+        return self.output_path.rstrip("/") + "/" + self.name
+
+
 @dataclass(frozen=True)
-class JobPlan:
+class JobPlan(JobLocation):
     name: str
     training: ChannelSource
     validation: ChannelSource | None
@@ -58,14 +73,6 @@ class JobPlan:
     validation_bytes: int = 0
     tags: tuple = field(default_factory=tuple)
     study_storage: str = ""  # the tuning mode's optuna storage URL, fixed when the job is created
-
-    @property
-    def arn(self) -> str:
-        return job_arn(self.name)
-
-    @property
-    def job_output(self) -> str:
-        return self.output_path.rstrip("/") + "/" + self.name
 
     def with_problem(self, problem_type: ProblemType) -> JobPlan:
         """Fill the inferred problem type and default objective; check a given objective against it."""

@@ -16,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 
 from automl.candidate import Candidate
-from automl.errors import ResourceInUse, ResourceNotFound
+from automl.errors import ResourceInUse, ResourceNotFound, ValidationException
 
 
 class JobStatus(str, Enum):
@@ -65,6 +65,20 @@ CREATE TABLE IF NOT EXISTS candidates (
     PRIMARY KEY (job_key, name)
 );
 """
+
+
+def completed_candidate(store: Store, job: str, candidate: str | None = None) -> Candidate:
+    """The job's best candidate, or its Completed candidate named `candidate` (what predict and load serve)."""
+    row = store.job(job)
+    if candidate is None:
+        if not row.best_candidate:
+            raise ValidationException(f"AutoMLJobName: job {row.name!r} has no best candidate "
+                                      f"(status {row.status.value}/{row.secondary_status})")
+        candidate = row.best_candidate["name"]
+    record = next((r for r in store.candidates(job) if r.name == candidate and r.completed), None)
+    if record is None:
+        raise ValidationException(f"candidate: is not a Completed candidate of job {row.name!r}; got {candidate!r}")
+    return record
 
 
 def name_in_use(existing: str) -> ResourceInUse:
