@@ -3,8 +3,10 @@
 Order: a seasonal-naive candidate first (seconds; a job never ends empty), then the others, cheapest and
 strongest per second first. The time left for training, less what the ensemble and the outputs need, is
 shared by the candidates still to run: one whose expected cost (its `relative_cost` per 1,000 history rows
-and fit, times the fits a backtest takes) does not fit in what is left is skipped, and each candidate's
-process ends at the larger of its fair share and twice its expected cost. The ensemble's weights come from
+and fit, times the fits a backtest takes) does not fit in what is left is put back, and each candidate's
+process ends at the larger of its fair share and three times its expected cost. The candidates put back then
+run, cheapest first, with all the time left while it is at least half their expected cost (the costs are
+rough, and time left idle buys nothing). The ensemble's weights come from
 greedy selection with replacement (Caruana's) on the backtest rows: the mean's on the objective (MASE when
 the objective is the quantile loss), the quantiles' on the quantile loss, since a model with sharp quantiles
 may have a weak mean and the other way round (M4 hourly: seasonal naive's quantiles, LightGBM's mean).
@@ -39,6 +41,8 @@ ENSEMBLE_NAME = "weighted-ensemble"
 ENSEMBLE_ROUNDS = 25
 BAND_METRIC = "AverageWeightedQuantileLoss"  # what the ensemble's quantiles are chosen on
 MIN_SHARE_S = 2.0
+EXPECTED_MARGIN = 3.0  # a candidate's process ends at its share of the time, or this many times its expected cost
+LAST_CHANCE = 0.5  # a candidate put back runs at the end when this share of its expected cost is left
 PROBLEM = "TimeSeriesForecasting"
 
 
@@ -78,43 +82,58 @@ class ForecastingRunner(Runner):
         executor.warm()
         runtime = plan.max_job_runtime_s
         training_end = ctx.budget.deadline - finish_reserve_s(runtime) - ensemble_reserve_s(runtime)
-        trained, ended = 0, None
+        trained, ended, skipped = 0, None, []
         rows_k = len(data.history) / 1000
         for i, algorithm in enumerate(names):
             ended = blocked(ctx, trained)
+            left = training_end - time.time()
+            if ended is None and left <= MIN_SHARE_S:
+                ended = RunEnd.MAX_RUNTIME
             if ended is not None:
                 break
-            left = training_end - time.time()
-            if left <= MIN_SHARE_S:
-                ended = RunEnd.MAX_RUNTIME
-                break
             threads = ctx.threads()
-            cls = forecaster(algorithm)
-            expected = cls.relative_cost * rows_k * (windows + 1) / threads
+            expected = forecaster(algorithm).relative_cost * rows_k * (windows + 1) / threads
             if trained and expected > left:
+                log.info("%s: %s put back: expected %.0f s, %.0f s left for training", plan.name, algorithm,
+                         expected, left)
+                skipped.append((expected, algorithm))
+                continue
+            share = left / (len(names) - i)
+            ended = self._train(ctx, executor, algorithm, task, windows, threads,
+                                time.time() + min(left, max(share, EXPECTED_MARGIN * expected, MIN_SHARE_S)))
+            trained += 1
+        for expected, algorithm in sorted(skipped):
+            if ended is not None:
+                break
+            ended = blocked(ctx, trained)
+            left = training_end - time.time()
+            if ended is not None or left < LAST_CHANCE * expected:
                 log.info("%s: %s skipped: expected %.0f s, %.0f s left for training", plan.name, algorithm,
                          expected, left)
                 continue
-            share = left / (len(names) - i)
-            cap = time.time() + min(left, max(share, 2 * expected, MIN_SHARE_S))
-            defn = self._definition(ctx, algorithm, task, windows)
-            name = defn["CandidateName"]
-            dumped = ctx.output.definition(name)
-            write_json(dumped, defn)
-            record = dataclasses.replace(start(ctx, name, algorithm, defn), definition_uri=dumped)
-            fit = FitForecaster(cls=cls, params=defn["Hyperparameters"], task=task, data_path=str(ctx.dataset_path),
-                                windows=windows, threads=threads, objective=plan.objective,
-                                model_uri=ctx.output.model(name), backtest_uri=ctx.output.backtest(name),
-                                forecasts_uri=ctx.output.forecasts(name), keys_columns=tuple(key_columns(plan)),
-                                names=column_names(plan))
-            ended, record = train(ctx, executor, record, fit, cap=cap)
+            ended = self._train(ctx, executor, algorithm, task, windows, ctx.threads(), training_end)
             trained += 1
-            if ended is not None:
-                break
         if ended is RunEnd.STOPPED or ctx.should_stop():
             return RunEnd.STOPPED
         self._ensemble(ctx, task, windows)
         return ended or RunEnd.COMPLETED
+
+    def _train(self, ctx: RunContext, executor, algorithm: str, task: SeriesTask, windows: int, threads: int,
+               cap: float) -> RunEnd | None:
+        """One candidate's backtests and final fit in a training process ended at `cap`."""
+        plan = ctx.plan
+        defn = self._definition(ctx, algorithm, task, windows)
+        name = defn["CandidateName"]
+        dumped = ctx.output.definition(name)
+        write_json(dumped, defn)
+        record = dataclasses.replace(start(ctx, name, algorithm, defn), definition_uri=dumped)
+        fit = FitForecaster(cls=forecaster(algorithm), params=defn["Hyperparameters"], task=task,
+                            data_path=str(ctx.dataset_path), windows=windows, threads=threads,
+                            objective=plan.objective, model_uri=ctx.output.model(name),
+                            backtest_uri=ctx.output.backtest(name), forecasts_uri=ctx.output.forecasts(name),
+                            keys_columns=tuple(key_columns(plan)), names=column_names(plan))
+        ended, _ = train(ctx, executor, record, fit, cap=cap)
+        return ended
 
     def _ensemble(self, ctx: RunContext, task: SeriesTask, windows: int) -> None:
         """The weighted ensemble of the completed candidates, when at least two are."""
