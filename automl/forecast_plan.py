@@ -13,6 +13,7 @@ from automl.spec import JobLocation
 
 DEFAULT_QUANTILES = ("p10", "p50", "p90")
 DEFAULT_OBJECTIVE = "AverageWeightedQuantileLoss"
+MAX_HORIZON = 500  # Autopilot's; also at most a quarter of the longest series
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from automl import spec
 from automl.channels import read_header
 from automl.columns import SPEC_PATH, check_spec_against_header
 from automl.errors import field_error, renamed_fields
-from automl.forecast_plan import DEFAULT_OBJECTIVE, DEFAULT_QUANTILES, ForecastPlan
+from automl.forecast_metrics import FORECAST_METRIC_NAMES
+from automl.forecast_plan import DEFAULT_OBJECTIVE, DEFAULT_QUANTILES, MAX_HORIZON, ForecastPlan
 from automl.frequency import parse_frequency
 
 CONFIG = "AutoMLProblemTypeConfig.TimeSeriesForecastingJobConfig"
@@ -22,17 +23,11 @@ AGGREGATION = f"{CONFIG}.Transformations.Aggregation"
 INPUT = "AutoMLJobInputDataConfig"
 # Autopilot: "the maximum forecast horizon is the lesser of 500 time steps or 1/4 of the time steps in the
 # dataset"; the quarter needs the data and is checked by the worker.
-MAX_HORIZON = 500
 MAX_QUANTILES = 5
-# The forecasting objectives (AutoMLJobObjective for TimeSeriesForecasting); all are minimized.
-OBJECTIVES = ("RMSE", "MAPE", "MASE", "WAPE", "AverageWeightedQuantileLoss")
+OBJECTIVES = FORECAST_METRIC_NAMES  # AutoMLJobObjective for TimeSeriesForecasting; all are minimized
 FILL_TYPES = ("frontfill", "middlefill", "backfill", "futurefill")
 FILL_METHODS = ("none", "value", "zero", "mean", "median", "min", "max")
 AGGREGATIONS = ("sum", "avg", "first", "min", "max")
-# Without AlgorithmsConfig every forecaster runs, cheap and robust ones first so a tight budget still ends with
-# candidates (a forecaster this list does not know yet runs last, in registry order).
-CHEAP_FIRST = ("seasonal-naive", "ets", "theta", "arima", "npts", "mstl", "prophet", "recursive-lightgbm", "cnn-qr",
-               "deepar")
 
 
 def resolve_forecast(request: dict) -> ForecastPlan:
@@ -129,8 +124,7 @@ def _algorithms(generation: dict) -> tuple[tuple[str, ...], bool]:
     path = f"{CONFIG}.CandidateGenerationConfig.AlgorithmsConfig"
     names = (configs[0].get("AutoMLAlgorithms") or []) if configs else []
     if not names:
-        ordered = [n for n in CHEAP_FIRST if n in FORECASTERS] + [n for n in FORECASTERS if n not in CHEAP_FIRST]
-        return tuple(ordered), False
+        return tuple(FORECASTERS), False  # every one; the runner orders them
     for i, name in enumerate(names):
         where = f"{path}[0].AutoMLAlgorithms[{i}]"
         if name not in AUTOPILOT:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from automl.errors import field_error
-from automl.forecast_plan import ForecastPlan
+from automl.forecast_plan import MAX_HORIZON, ForecastPlan
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,6 @@ CONFIG = "AutoMLProblemTypeConfig.TimeSeriesForecastingJobConfig"
 TS = f"{CONFIG}.TimeSeriesConfig"
 AGGREGATIONS = {"sum": "sum", "avg": "mean", "first": "first", "min": "min", "max": "max"}
 KEY_SEP = "|"
-MAX_HORIZON = 500
 
 
 @dataclass
