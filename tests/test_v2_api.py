@@ -337,8 +337,8 @@ def test_forecast_rules_name_the_field(sm, home, sales_csv, change, message):
 
 @pytest.mark.parametrize("extra, message", [
     ({"AutoMLJobObjective": {"MetricName": "F1"}},
-     "AutoMLJobObjective.MetricName: is not a time-series forecasting metric; valid: RMSE, MAPE, MASE, WAPE, "
-     "AverageWeightedQuantileLoss"),
+     "AutoMLJobObjective.MetricName: is not a time-series forecasting metric; valid: AverageWeightedQuantileLoss, "
+     "RMSE, MAPE, MASE, WAPE"),
     ({"DataSplitConfig": {"ValidationFraction": 0.2}}, "DataSplitConfig: is not supported for time-series"),
     ({"ModelDeployConfig": {"AutoGenerateEndpointName": True}}, "ModelDeployConfig: deploying an endpoint is not"),
     ({"Tags": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}, "Tags[1].Key: duplicates the key of Tags[0]"),
