@@ -5,7 +5,7 @@ strongest per second first. The time left for training, less what the ensemble a
 shared by the candidates still to run: one whose expected cost (its `relative_cost` per 1,000 history rows
 and fit, times the fits a backtest takes) does not fit in what is left is put back, and each candidate's
 process ends at the larger of its fair share and three times its expected cost. The candidates put back then
-run, cheapest first, with all the time left while it is at least half their expected cost (the costs are
+run, cheapest first, with all the time left while it is a fifth of their expected cost (the costs are
 rough, and time left idle buys nothing). The ensemble's weights come from
 greedy selection with replacement (Caruana's) on the backtest rows: the mean's on the objective (MASE when
 the objective is the quantile loss), the quantiles' on the quantile loss, since a model with sharp quantiles
@@ -42,7 +42,7 @@ ENSEMBLE_ROUNDS = 25
 BAND_METRIC = "AverageWeightedQuantileLoss"  # what the ensemble's quantiles are chosen on
 MIN_SHARE_S = 2.0
 EXPECTED_MARGIN = 3.0  # a candidate's process ends at its share of the time, or this many times its expected cost
-LAST_CHANCE = 0.5  # a candidate put back runs at the end when this share of its expected cost is left
+LAST_CHANCE = 0.2  # a candidate put back runs at the end when this share of its expected cost is left
 PROBLEM = "TimeSeriesForecasting"
 
 
