@@ -1,7 +1,8 @@
 """The output layout under `S3OutputPath/<job name>/`, and writes no reader can catch half-done.
 
 Local files are written to a temporary name in the same folder, flushed, and renamed over the target
-(rename is atomic); an object store's PUT is atomic by itself.
+(rename is atomic); an object store's PUT is atomic by itself. Every model file is written with its signed
+integrity record and verified before it loads (`automl.integrity`).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import tempfile
 
 import joblib
 
+from automl import integrity
 from automl.channels import filesystem, join_uri
 from automl.errors import field_error
 
@@ -59,19 +61,42 @@ def write_json(uri: str, value) -> None:
     write_bytes(uri, json.dumps(value, indent=2, default=str).encode())
 
 
+def _write_model(uri: str, data: bytes) -> None:
+    """The model first, then its record: each write is atomic, and a crash between them leaves a model
+    without a record (or with its previous one), which is refused, never a pair that loads wrongly."""
+    write_bytes(uri, data)
+    write_bytes(integrity.sidecar(uri), integrity.record(data))
+
+
+def _read_model(uri: str) -> bytes:
+    """The model file's bytes, read once and verified: what is checked is what gets unpickled."""
+    data = read_bytes(uri)
+    try:
+        content = read_bytes(integrity.sidecar(uri))
+    except FileNotFoundError:
+        content = None
+    integrity.verify(public_uri(uri), data, content)
+    return data
+
+
 def dump_model(uri: str, model) -> None:
     """Uncompressed: a bag of forests saves in 0.3 s instead of 2.5 s and loads 3x faster, at 4-5x the size."""
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
-    write_bytes(uri, buffer.getvalue())
+    _write_model(uri, buffer.getvalue())
 
 
 def load_model(uri: str):
     """A saved candidate; a stack is told its job output folder, where its members' relative paths start."""
-    model = joblib.load(io.BytesIO(read_bytes(uri)))
+    model = joblib.load(io.BytesIO(_read_model(uri)))
     if hasattr(model, "members_in"):
         model.members_in(job_output_of(uri))
     return model
+
+
+def copy_model(src: str, dst: str) -> None:
+    """A verified model file copied with a record of its own (the best candidate's copy)."""
+    _write_model(dst, _read_model(src))
 
 
 def _exists(uri: str) -> bool:

@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 
 from automl import scheduler
-from automl.artifacts import JobOutput, dump_model, read_bytes, write_bytes, write_json
+from automl.artifacts import JobOutput, copy_model, dump_model, read_bytes, write_bytes, write_json
 from automl.budget import Budget
 from automl.candidate import Candidate, CandidateStatus, RunEnd
 from automl.channels import read_frame
@@ -246,7 +246,7 @@ def finish(store: Store, plan: JobPlan, reason: RunEnd) -> None:
     status, secondary = ENDINGS[reason]
     fields = {}
     if best is not None:
-        write_bytes(output.best_model, read_bytes(best.model_uri))
+        copy_model(best.model_uri, output.best_model)
         write_bytes(output.best_definition, read_bytes(best.definition_uri))
         if forecasting:
             write_bytes(output.best_forecasts, read_bytes(output.forecasts(best.name)))

@@ -145,8 +145,9 @@ def test_moved_output_folder_still_predicts_its_ensembles(job):
     shutil.move(job["out"], moved)
     for name in names:
         np.testing.assert_array_equal(automl.load_model(moved, candidate=name).predict_proba(job["X"]), before[name])
-    # A stack copied as the best candidate finds its members from best_candidate/, one folder up.
-    shutil.copy(moved / "candidates" / names[2] / "model.joblib", moved / "best_candidate" / "model.joblib")
+    # A stack copied as the best candidate (with its integrity record) finds its members from best_candidate/.
+    for file in ("model.joblib", "model.joblib.sha256"):
+        shutil.copy(moved / "candidates" / names[2] / file, moved / "best_candidate" / file)
     np.testing.assert_array_equal(automl.load_model(moved).predict_proba(job["X"]), before[names[2]])
 
 
