@@ -16,8 +16,9 @@ import types
 from pathlib import Path
 
 import pandas as pd
+from botocore import xform_name
 
-from automl import errors, responses, scheduler, settings
+from automl import endpoints, errors, integrity, responses, scheduler, settings
 from automl.channels import read_any
 from automl.contract import validate_request
 from automl.dataset import create_analysis_limit_bytes, load_dataset
@@ -59,6 +60,12 @@ class Client:
         except ResourceNotFound:
             pass
         plan = resolver(request)
+        endpoint = endpoints.requested_name(request)
+        if endpoint is not None:
+            if plan.definitions_only:
+                raise field_error("ModelDeployConfig", "a GenerateCandidateDefinitionsOnly job trains no model to "
+                                  "deploy; omit one of them")
+            endpoints.check_free(self.store, endpoint)
         if isinstance(plan, JobPlan):
             # Only the tabular runners prepare here: the forecasting runner (runners.forecasting) keeps the base
             # Runner.prepare, which changes nothing, so a ForecastPlan is stored as resolved.
@@ -96,17 +103,10 @@ class Client:
     def list_auto_ml_jobs(self, **request) -> dict:
         validate_request("ListAutoMLJobs", request)
         scheduler.reap(self.store)
-        jobs = self.store.jobs()
-        bounds = {k: _epoch(request[k], k) for k in ("CreationTimeAfter", "CreationTimeBefore",
-                                                      "LastModifiedTimeAfter", "LastModifiedTimeBefore")
-                  if k in request}
-        jobs = [j for j in jobs
+        jobs = [j for j in self.store.jobs()
                 if ("NameContains" not in request or request["NameContains"].lower() in j.name.lower())
                 and ("StatusEquals" not in request or j.status.value == request["StatusEquals"])
-                and j.creation_time > bounds.get("CreationTimeAfter", float("-inf"))
-                and j.creation_time < bounds.get("CreationTimeBefore", float("inf"))
-                and j.last_modified_time > bounds.get("LastModifiedTimeAfter", float("-inf"))
-                and j.last_modified_time < bounds.get("LastModifiedTimeBefore", float("inf"))]
+                and _within(j.creation_time, j.last_modified_time, request)]
         sort_by = request.get("SortBy", "Name")
         key = {"Name": lambda j: j.name.lower(), "CreationTime": lambda j: (j.creation_time, j.seq),
                "Status": lambda j: (j.status, j.name.lower())}[sort_by]
@@ -165,6 +165,36 @@ class Client:
         validate_request("StopAutoMLJob", {"AutoMLJobName": AutoMLJobName})
         return join(self.store, AutoMLJobName)
 
+    def describe_endpoint(self, EndpointName: str) -> dict:
+        validate_request("DescribeEndpoint", {"EndpointName": EndpointName})
+        return responses.describe_endpoint(endpoints.get(self.store, EndpointName))
+
+    def list_endpoints(self, **request) -> dict:
+        validate_request("ListEndpoints", request)
+        found = [e for e in endpoints.every(self.store)
+                 if ("NameContains" not in request or request["NameContains"].lower() in e.name.lower())
+                 and ("StatusEquals" not in request or e.status == request["StatusEquals"])
+                 and _within(e.creation_time, e.last_modified_time, request)]
+        key = {"Name": lambda e: e.name.lower(), "CreationTime": lambda e: e.creation_time,
+               "Status": lambda e: (e.status, e.name.lower())}[request.get("SortBy", "CreationTime")]
+        found.sort(key=key, reverse=request.get("SortOrder", "Descending") == "Descending")
+        page, token = _page(found, request, default_max=10)
+        body = {"Endpoints": [responses.endpoint_summary(e) for e in page]}
+        return body | ({"NextToken": token} if token else {})
+
+    def delete_endpoint(self, EndpointName: str) -> dict:
+        validate_request("DeleteEndpoint", {"EndpointName": EndpointName})
+        endpoints.delete(self.store, EndpointName)
+        return {}
+
+    def call(self, operation: str, request: dict) -> dict:
+        """The one map from a SageMaker operation name to the engine, shared by the CLI and the server."""
+        if operation not in OPERATIONS:
+            raise errors.UnknownOperation(f"{operation} is not an operation of this engine; it serves: "
+                                          + ", ".join(OPERATIONS))
+        validate_request(operation, request)  # before the keywords: a member the shape lacks is named, not a TypeError
+        return getattr(self, OPERATIONS[operation])(**request)
+
     def wait(self, name: str, timeout: float | None = None, poll_s: float = 1.0, on_poll=None) -> dict:
         """Block until the job reaches Completed, Failed or Stopped; return its final Describe."""
         deadline = None if timeout is None else time.time() + timeout
@@ -187,11 +217,17 @@ class Client:
     def predict(self, name: str, data, candidate: str | None = None) -> pd.DataFrame:
         """Score a DataFrame or a data location with the job's best candidate, or any Completed `candidate` of
         it (Autopilot's inference keys); for a forecasting job, forecast the series in `data`."""
-        if isinstance(load_plan(self.store.job(name).plan), ForecastPlan):
-            from automl.forecast_model import predict_forecast  # the forecasting model package
+        with integrity.keys_of(self.store.root):
+            if isinstance(load_plan(self.store.job(name).plan), ForecastPlan):
+                from automl.forecast_model import predict_forecast  # the forecasting model package
 
-            return predict_forecast(self.store, name, data, candidate)
-        return job_model(self.store, name, candidate).infer(read_any(data))
+                return predict_forecast(self.store, name, data, candidate)
+            return job_model(self.store, name, candidate).infer(read_any(data))
+
+
+OPERATIONS = {name: xform_name(name) for name in (
+    "CreateAutoMLJob", "DescribeAutoMLJob", "ListAutoMLJobs", "ListCandidatesForAutoMLJob", "StopAutoMLJob",
+    "CreateAutoMLJobV2", "DescribeAutoMLJobV2", "DescribeEndpoint", "ListEndpoints", "DeleteEndpoint")}
 
 
 def _jsonable(request: dict) -> dict:
@@ -207,6 +243,15 @@ def _epoch(value, field: str) -> float:
         return pd.Timestamp(value).timestamp()
     except ValueError:
         raise field_error(field, "must be a timestamp", value) from None
+
+
+def _within(created: float, modified: float, request: dict) -> bool:
+    """The CreationTime/LastModifiedTime bounds a List request may set (each exclusive)."""
+    bounds = {k: _epoch(request[k], k) for k in ("CreationTimeAfter", "CreationTimeBefore",
+                                                  "LastModifiedTimeAfter", "LastModifiedTimeBefore") if k in request}
+    return (bounds.get("CreationTimeAfter", float("-inf")) < created < bounds.get("CreationTimeBefore", float("inf"))
+            and bounds.get("LastModifiedTimeAfter", float("-inf")) < modified
+            < bounds.get("LastModifiedTimeBefore", float("inf")))
 
 
 def _page(items: list, request: dict, default_max: int) -> tuple[list, str | None]:

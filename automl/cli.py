@@ -29,8 +29,6 @@ from automl.errors import AutoMLError
 from automl.progress import ProgressPrinter
 from automl.shorthand import load_value
 
-OPERATIONS = ("CreateAutoMLJob", "DescribeAutoMLJob", "ListAutoMLJobs", "ListCandidatesForAutoMLJob",
-              "StopAutoMLJob", "CreateAutoMLJobV2", "DescribeAutoMLJobV2")
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/automl-local"
 EXIT_SERVICE_ERROR = 254  # the AWS CLI's codes: 254 a service error, 252 a bad command line
 EXIT_USAGE = 252
@@ -90,13 +88,6 @@ def _request(args, operation: str) -> dict:
 
 def _print_json(value) -> None:
     print(json.dumps(value, indent=4, default=lambda v: v.isoformat() if isinstance(v, dt.datetime) else str(v)))
-
-
-def _call(client: api.Client, operation: str, request: dict) -> dict:
-    method = getattr(client, xform_name(operation))
-    if operation in ("DescribeAutoMLJob", "DescribeAutoMLJobV2", "StopAutoMLJob"):
-        return method(AutoMLJobName=request.get("AutoMLJobName"))
-    return method(**request)
 
 
 def _run_request(args) -> dict:
@@ -161,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="automl", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for operation in OPERATIONS:
+    for operation in api.OPERATIONS:
         _add_operation(subparsers, operation)
     run = subparsers.add_parser("run", help="create a job from a data file with defaults, wait, show leaderboard")
     run.add_argument("data", help="CSV/Parquet file or folder: local path, file://, s3://")
@@ -186,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--candidate", help="any Completed candidate of the job (default: the best)")
     predict.add_argument("--input", required=True)
     predict.add_argument("--output", help="CSV or .parquet file (default: CSV on stdout)")
+    serve = subparsers.add_parser("serve", help="serve the SageMaker API and the endpoints over HTTP (boto3 and the "
+                                  "aws CLI with --endpoint-url)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
+                       "only; 0.0.0.0 opens it to the network)")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--model-port-base", type=int, help="first port of the per-endpoint model servers (GET /ping, "
+                       "POST /invocations; default: --port + 1)")
     return parser
 
 
@@ -199,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 shape = input_shape(operation) if args.generate_cli_skeleton == "input" else output_shape(operation)
                 _print_json(_skeleton(shape))
                 return 0
-            response = _call(client, operation, _request(args, operation))
+            response = client.call(operation, _request(args, operation))
             if response:
                 _print_json(response)
             return 0
@@ -208,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
             arn = client.create_auto_ml_job(**request)["AutoMLJobArn"]
             print(f"created {request['AutoMLJobName']} ({arn})", file=sys.stderr)
             return 0 if args.no_wait else _finish(client, request["AutoMLJobName"], None)
+        if args.command == "serve":
+            from automl.server.run import serve  # the server stack loads only for this command
+
+            serve(args.host, args.port, args.model_port_base)
+            return 0
         if args.command == "wait":
             return _finish(client, args.name, args.timeout)
         if args.command == "resume":

@@ -4,7 +4,8 @@
     ├── ValidationException          a request or its data breaks a rule (names the field)
     ├── ResourceInUse                a job of that name exists (names are case-insensitive)
     ├── ResourceNotFound             no job / candidate of that name
-    └── ResourceLimitExceeded        too many running jobs while queueing is off
+    ├── ResourceLimitExceeded        too many running jobs while queueing is off
+    └── UnknownOperation             an operation name the engine does not serve
 
 boto3 users catch `client.exceptions.ValidationException`; `automl.client().exceptions` offers the same names.
 """
@@ -41,6 +42,10 @@ class ResourceNotFound(AutoMLError):
 
 class ResourceLimitExceeded(AutoMLError):
     code = "ResourceLimitExceeded"
+
+
+class UnknownOperation(AutoMLError):
+    code = "UnknownOperationException"
 
 
 def field_error(path: str, rule: str, got: object = None) -> ValidationException:

@@ -30,11 +30,22 @@ class ForecastEnsemble:
         self.quantile_columns = quantile_columns
         self.base: str | None = None
 
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "loaded_"}
+
     def members_in(self, job_output: str) -> None:
         self.base = job_output
+        self.__dict__.pop("loaded_", None)
+
+    def member(self, path: str):
+        """A member's model, loaded on first use and kept (an endpoint forecasts many times with one load)."""
+        loaded = self.__dict__.setdefault("loaded_", {})
+        if path not in loaded:
+            loaded[path] = load_model(join_uri(self.base, path))
+        return loaded[path]
 
     def forecast(self, history: pd.DataFrame, future: pd.DataFrame | None) -> pd.DataFrame:
-        parts = [(*weights, refit_forecast(load_model(join_uri(self.base, path)), history, future))
+        parts = [(*weights, refit_forecast(self.member(path), history, future))
                  for path, weights in self.members.items()]
         return combine(parts, self.quantile_columns)
 
@@ -64,26 +75,38 @@ def refit_forecast(model, history: pd.DataFrame, future: pd.DataFrame | None) ->
     return fresh.fit(history).predict(future)
 
 
-def predict_forecast(store: Store, name: str, data, candidate: str | None = None) -> pd.DataFrame:
-    """The horizon after each series of `data` (history rows, then any future rows of the covariates), from
-    the job's best candidate or `candidate`: item (and grouping) columns, the timestamp, mean and quantiles."""
-    row = store.job(name)
-    plan = load_plan(row.plan)
+class ForecastPredictor:
+    """A forecasting candidate loaded once, forecasting any history given to it (predict and endpoints)."""
+
+    def __init__(self, plan: ForecastPlan, model_uri: str):
+        self.plan = plan
+        self.model = load_model(model_uri)
+        self.task = model_task(self.model)
+
+    def predict(self, data) -> pd.DataFrame:
+        """The horizon after each series of `data` (history rows, then any future rows of the covariates): item
+        (and grouping) columns, the timestamp, mean and quantiles."""
+        series = build_series(read_any(data), self.plan, for_training=False, covariates=self.task.covariates)
+        forecast = refit_forecast(self.model, series.history, series.future)
+        keys = key_columns(self.plan)
+        out = series.keys.merge(forecast, on="unique_id", how="right")
+        out = out[[*keys, "ds", "mean", *self.task.quantile_columns]].rename(columns={"ds": self.plan.timestamp})
+        return out.reset_index(drop=True)
+
+
+def forecast_predictor(store: Store, name: str, candidate: str | None = None, model_uri: str | None = None):
+    """The job's best candidate, `candidate`, or the model file `model_uri` of that job, ready to forecast."""
+    plan = load_plan(store.job(name).plan)
     if not isinstance(plan, ForecastPlan):
         raise field_error("AutoMLJobName", "is not a time-series forecasting job", name)
-    record = completed_candidate(store, name, candidate)
-    model = load_model(record.model_uri)
-    task = model_task(model)
-    series = build_series(read_any(data), plan, for_training=False, covariates=task.covariates)
-    forecast = refit_forecast(model, series.history, series.future)
-    keys = key_columns(plan)
-    out = series.keys.merge(forecast, on="unique_id", how="right")
-    out = out[[*keys, "ds", "mean", *task.quantile_columns]].rename(columns={"ds": plan.timestamp})
-    return out.reset_index(drop=True)
+    return ForecastPredictor(plan, model_uri or completed_candidate(store, name, candidate).model_uri)
+
+
+def predict_forecast(store: Store, name: str, data, candidate: str | None = None) -> pd.DataFrame:
+    return forecast_predictor(store, name, candidate).predict(data)
 
 
 def model_task(model):
     if isinstance(model, ForecastEnsemble):
-        first = next(iter(model.members))
-        return load_model(join_uri(model.base, first)).task
+        return model.member(next(iter(model.members))).task
     return model.task

@@ -16,6 +16,8 @@ import json
 import os
 import secrets
 import tempfile
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from automl.errors import ValidationException, field_error
@@ -30,8 +32,21 @@ def sidecar(uri: str) -> str:
     return uri + SUFFIX
 
 
+_home: ContextVar[Path | None] = ContextVar("automl_integrity_home", default=None)
+
+
+@contextmanager
+def keys_of(root: Path):
+    """Sign and check with the key of the store at `root` (a client of another store than AUTOML_HOME's)."""
+    token = _home.set(Path(root))
+    try:
+        yield
+    finally:
+        _home.reset(token)
+
+
 def key_path() -> Path:
-    return home() / "model-signing.key"
+    return (_home.get() or home()) / "model-signing.key"
 
 
 def signing_key() -> bytes:

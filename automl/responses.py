@@ -5,6 +5,7 @@ import datetime as dt
 
 from automl import spec_v2
 from automl.candidate import Candidate, CandidateStatus
+from automl.endpoints import VARIANT, Endpoint
 from automl.forecast_plan import ForecastPlan, load_plan
 from automl.forecast_spec import OBJECTIVES as FORECAST_METRICS
 from automl.metrics import METRICS, candidate_metrics
@@ -137,6 +138,8 @@ def _progress(job: JobRow, plan: JobPlan | ForecastPlan, records: list[Candidate
         "PartialFailureReasons": partial_failures(records) or None,
         "AutoMLJobStatus": job.status.value,
         "AutoMLJobSecondaryStatus": job.secondary_status,
+        "ModelDeployConfig": job.request.get("ModelDeployConfig"),
+        "ModelDeployResult": job.deploy_result,
     }
     if job.best_candidate:
         best = next((r for r in records if r.name == job.best_candidate["name"]), None)
@@ -199,6 +202,23 @@ def describe_v2(job: JobRow, records: list[Candidate]) -> dict:
         "SecurityConfig": request.get("SecurityConfig"),
     } | _progress(job, plan, records)
     return _drop_none(body)
+
+
+def describe_endpoint(endpoint: Endpoint) -> dict:
+    return _drop_none({
+        "EndpointName": endpoint.name, "EndpointArn": endpoint.arn, "EndpointConfigName": endpoint.name,
+        "ProductionVariants": [{"VariantName": VARIANT, "CurrentWeight": 1.0, "DesiredWeight": 1.0,
+                                "CurrentInstanceCount": 1, "DesiredInstanceCount": 1,
+                                "DeployedImages": [{"SpecifiedImage": f"automl-local/{endpoint.candidate}"}]}],
+        "EndpointStatus": endpoint.status, "FailureReason": endpoint.failure_reason,
+        "CreationTime": timestamp(endpoint.creation_time), "LastModifiedTime": timestamp(endpoint.last_modified_time),
+    })
+
+
+def endpoint_summary(endpoint: Endpoint) -> dict:
+    return {"EndpointName": endpoint.name, "EndpointArn": endpoint.arn,
+            "CreationTime": timestamp(endpoint.creation_time),
+            "LastModifiedTime": timestamp(endpoint.last_modified_time), "EndpointStatus": endpoint.status}
 
 
 def summary(job: JobRow, records: list[Candidate]) -> dict:

@@ -256,6 +256,8 @@ def _algorithms(generation: dict, requested: Mode, mode: Mode) -> tuple[str, ...
 
 
 def check_model_deploy(config: dict | None) -> None:
+    """SageMaker's rule: exactly one of AutoGenerateEndpointName (true) and EndpointName names the endpoint; the
+    endpoint itself is made when the job completes (automl.endpoints)."""
     if not config:
         return
     auto, name = config.get("AutoGenerateEndpointName"), config.get("EndpointName")
@@ -264,9 +266,6 @@ def check_model_deploy(config: dict | None) -> None:
                           name)
     if auto is False and not name:
         raise field_error("ModelDeployConfig.EndpointName", "is required when AutoGenerateEndpointName is false")
-    if auto or name:
-        raise field_error("ModelDeployConfig", "deploying an endpoint is not available in this engine yet; "
-                          "omit ModelDeployConfig and serve the best candidate with `automl predict`")
 
 
 def check_compute(config: dict | None) -> None:

@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     queued INTEGER NOT NULL DEFAULT 1,
     seq INTEGER NOT NULL,
     started_at REAL,
-    spent_s REAL NOT NULL DEFAULT 0
+    spent_s REAL NOT NULL DEFAULT 0,
+    deploy_result TEXT
 );
 CREATE TABLE IF NOT EXISTS candidates (
     job_key TEXT NOT NULL,
@@ -63,6 +64,32 @@ CREATE TABLE IF NOT EXISTS candidates (
     record TEXT NOT NULL,
     creation_time REAL NOT NULL,
     PRIMARY KEY (job_key, name)
+);
+CREATE TABLE IF NOT EXISTS endpoints (
+    name_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    job TEXT NOT NULL,
+    candidate TEXT NOT NULL,
+    model_uri TEXT NOT NULL,
+    status TEXT NOT NULL,
+    creation_time REAL NOT NULL,
+    last_modified_time REAL NOT NULL,
+    failure_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS transform_jobs (
+    name_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    request TEXT NOT NULL,
+    model_job TEXT NOT NULL,
+    candidate TEXT,
+    status TEXT NOT NULL,
+    creation_time REAL NOT NULL,
+    start_time REAL,
+    end_time REAL,
+    failure_reason TEXT,
+    pid INTEGER,
+    pid_start TEXT,
+    records INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -109,6 +136,7 @@ class JobRow:
     seq: int
     started_at: float | None  # when the scheduler last admitted it: its budget's clock starts there
     spent_s: float  # time spent by earlier workers of a resumed job, counted against its budget
+    deploy_result: dict | None  # ModelDeployResult, once the job's endpoint is deployed
 
 
 class Store:
@@ -116,13 +144,14 @@ class Store:
         self.root = Path(root) if root else home()
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / "jobs.sqlite3"
-        with self._connect() as db:
+        with self.connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
             _add_missing_columns(db)
 
     @contextmanager
-    def _connect(self):
+    def connect(self):
+        """A connection for reads (autocommit: it never holds a lock writers wait on)."""
         db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA busy_timeout=60000")
@@ -134,7 +163,7 @@ class Store:
 
     @contextmanager
     def transaction(self):
-        with self._connect() as db:
+        with self.connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -155,14 +184,14 @@ class Store:
                        (name.lower(), name, json.dumps(request), plan, JobStatus.IN_PROGRESS.value, now, now, seq))
 
     def job(self, name: str) -> JobRow:
-        with self._connect() as db:
+        with self.connect() as db:
             row = db.execute("SELECT * FROM jobs WHERE name_key = ?", (name.lower(),)).fetchone()
         if row is None:
             raise ResourceNotFound(f"AutoMLJobName: no job named {name!r}")
         return _job_row(row)
 
     def jobs(self) -> list[JobRow]:
-        with self._connect() as db:
+        with self.connect() as db:
             return [_job_row(r) for r in db.execute("SELECT * FROM jobs ORDER BY seq")]
 
     def update_job(self, name: str, **fields) -> None:
@@ -203,7 +232,7 @@ class Store:
                         json.dumps(candidate.to_json()), candidate.creation_time))
 
     def candidates(self, job: str) -> list[Candidate]:
-        with self._connect() as db:
+        with self.connect() as db:
             rows = db.execute("SELECT record FROM candidates WHERE job_key = ? ORDER BY seq", (job.lower(),))
             return [Candidate.from_json(json.loads(r["record"])) for r in rows]
 
@@ -217,12 +246,14 @@ def _job_row(row: sqlite3.Row) -> JobRow:
                   best_candidate=json.loads(row["best_candidate"]) if row["best_candidate"] else None,
                   pid=row["pid"], pid_start=row["pid_start"],
                   heartbeat=row["heartbeat"], stop_requested=bool(row["stop_requested"]), queued=bool(row["queued"]),
-                  seq=row["seq"], started_at=row["started_at"], spent_s=row["spent_s"])
+                  seq=row["seq"], started_at=row["started_at"], spent_s=row["spent_s"],
+                  deploy_result=json.loads(row["deploy_result"]) if row["deploy_result"] else None)
 
 
 def _add_missing_columns(db) -> None:
     """Stores made before a column existed gain it (with its default), so old jobs stay readable."""
     have = {r["name"] for r in db.execute("PRAGMA table_info(jobs)")}
-    for column, declaration in (("started_at", "REAL"), ("spent_s", "REAL NOT NULL DEFAULT 0")):
+    for column, declaration in (("started_at", "REAL"), ("spent_s", "REAL NOT NULL DEFAULT 0"),
+                                ("deploy_result", "TEXT")):
         if column not in have:
             db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {declaration}")

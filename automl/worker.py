@@ -15,12 +15,13 @@ import time
 import traceback
 from pathlib import Path
 
-from automl import scheduler
+from automl import endpoints, scheduler
 from automl.artifacts import JobOutput, copy_model, dump_model, read_bytes, write_bytes, write_json
 from automl.budget import Budget
 from automl.candidate import Candidate, CandidateStatus, RunEnd
 from automl.channels import read_frame
 from automl.dataset import load_dataset
+from automl.endpoints import Endpoint
 from automl.errors import AutoMLError, field_error
 from automl.forecast_metrics import FORECAST_METRIC_NAMES, FORECAST_METRICS
 from automl.forecast_plan import ForecastPlan, load_plan
@@ -30,6 +31,7 @@ from automl.problem import Mode
 from automl.processes import busy_cores
 from automl.responses import saved_describe
 from automl.series import build_series
+from automl.serving import load_served
 from automl.spec import JobPlan
 from automl.store import RUNNING, JobStatus, Store
 from automl.summary import definitions_markdown
@@ -256,12 +258,33 @@ def finish(store: Store, plan: JobPlan, reason: RunEnd) -> None:
         status, secondary = JobStatus.FAILED, "Failed"
         fields["failure_reason"] = (f"no candidate finished ({reason.value}): {reasons}" if reasons else
                                     f"no candidate finished ({reason.value})")
+    endpoint = endpoints.requested_name(store.job(plan.name).request)
+    if best is not None and endpoint is not None and status is JobStatus.COMPLETED:
+        stage(store, plan.name, JobStatus.IN_PROGRESS, "DeployingModel")
+        try:
+            deploy(store, plan, best, endpoint)
+            fields["deploy_result"] = {"EndpointName": endpoint}
+        except Exception as exc:  # the job keeps its models and outputs; only the endpoint is missing
+            log.exception("%s: deploying endpoint %s failed", plan.name, endpoint)
+            status, secondary = JobStatus.FAILED, "ModelDeploymentError"
+            message = exc.message if isinstance(exc, AutoMLError) else f"{type(exc).__name__}: {exc}"
+            fields["failure_reason"] = f"deploying endpoint {endpoint!r} failed: {message}"
     stage(store, plan.name, status, secondary, only_from=RUNNING, **fields)
     if best is not None:
         log.info("%s: best candidate %s, %s %.6g", plan.name, best.name, plan.objective, best.objective_value)
     elif fields.get("failure_reason"):
         log.error("%s: %s", plan.name, fields["failure_reason"])
     write_json(output.describe, saved_describe(store.job(plan.name), store.candidates(plan.name)))
+
+
+def deploy(store: Store, plan: JobPlan | ForecastPlan, best: Candidate, endpoint: str) -> None:
+    """ModelDeployConfig: the best model (the job output's copy) must load and answer before its endpoint is
+    InService; `automl serve` then serves it."""
+    model_uri = JobOutput(plan.job_output).best_model
+    load_served(store, Endpoint(name=endpoint, job=plan.name, candidate=best.name, model_uri=model_uri,
+                                status="Creating", creation_time=time.time(), last_modified_time=time.time())).check()
+    endpoints.insert(store, endpoint, plan.name, best.name, model_uri)
+    log.info("%s: endpoint %s InService (automl serve serves it)", plan.name, endpoint)
 
 
 def fail(store: Store, name: str, reason: str) -> None:

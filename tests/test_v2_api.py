@@ -340,7 +340,8 @@ def test_forecast_rules_name_the_field(sm, home, sales_csv, change, message):
      "AutoMLJobObjective.MetricName: is not a time-series forecasting metric; valid: AverageWeightedQuantileLoss, "
      "RMSE, MAPE, MASE, WAPE"),
     ({"DataSplitConfig": {"ValidationFraction": 0.2}}, "DataSplitConfig: is not supported for time-series"),
-    ({"ModelDeployConfig": {"AutoGenerateEndpointName": True}}, "ModelDeployConfig: deploying an endpoint is not"),
+    ({"ModelDeployConfig": {"AutoGenerateEndpointName": False}},
+     "ModelDeployConfig.EndpointName: is required when AutoGenerateEndpointName is false"),
     ({"Tags": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}, "Tags[1].Key: duplicates the key of Tags[0]"),
 ])
 def test_forecast_request_rules(sm, home, sales_csv, extra, message):

@@ -1,0 +1,37 @@
+"""The endpoints' models, each loaded once (its integrity checked) and kept warm for every later call."""
+from __future__ import annotations
+
+import threading
+
+from automl import endpoints
+from automl.server.protocol import WireError
+from automl.serving import ServedModel, load_served
+from automl.spec import ACCOUNT
+from automl.store import Store
+
+
+class Models:
+    def __init__(self, store: Store):
+        self.store = store
+        self.urls: dict[str, str] = {}  # endpoint name -> its container-style invocations URL
+        self._warm: dict[str, tuple[endpoints.Endpoint, ServedModel]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> ServedModel:
+        """The endpoint's model; read from the store each call, so an endpoint deleted or re-created by another
+        process is seen at once (one indexed SQLite read), and loaded only when it is new."""
+        endpoint = endpoints.find(self.store, name)
+        if endpoint is None:
+            self.drop(name)
+            raise WireError("ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
+        warm = self._warm.get(endpoint.name.lower())
+        if warm is not None and warm[0] == endpoint:
+            return warm[1]
+        with self._lock:  # one load per endpoint, however many calls arrive while it loads
+            warm = self._warm.get(endpoint.name.lower())
+            if warm is None or warm[0] != endpoint:
+                self._warm[endpoint.name.lower()] = (endpoint, load_served(self.store, endpoint))
+            return self._warm[endpoint.name.lower()][1]
+
+    def drop(self, name: str) -> None:
+        self._warm.pop(name.lower(), None)
