@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from botocore import xform_name
 
-from automl import endpoints, errors, integrity, responses, scheduler, settings
+from automl import endpoints, errors, integrity, responses, scheduler, settings, transform_jobs
 from automl.channels import read_any
 from automl.contract import validate_request
 from automl.dataset import create_analysis_limit_bytes, load_dataset
@@ -187,6 +187,14 @@ class Client:
         endpoints.delete(self.store, EndpointName)
         return {}
 
+    def create_transform_job(self, **request) -> dict:
+        validate_request("CreateTransformJob", request)
+        return transform_jobs.create(self.store, _jsonable(request))
+
+    def describe_transform_job(self, TransformJobName: str) -> dict:
+        validate_request("DescribeTransformJob", {"TransformJobName": TransformJobName})
+        return transform_jobs.describe(self.store, TransformJobName)
+
     def call(self, operation: str, request: dict) -> dict:
         """The one map from a SageMaker operation name to the engine, shared by the CLI and the server."""
         if operation not in OPERATIONS:
@@ -227,7 +235,8 @@ class Client:
 
 OPERATIONS = {name: xform_name(name) for name in (
     "CreateAutoMLJob", "DescribeAutoMLJob", "ListAutoMLJobs", "ListCandidatesForAutoMLJob", "StopAutoMLJob",
-    "CreateAutoMLJobV2", "DescribeAutoMLJobV2", "DescribeEndpoint", "ListEndpoints", "DeleteEndpoint")}
+    "CreateAutoMLJobV2", "DescribeAutoMLJobV2", "DescribeEndpoint", "ListEndpoints", "DeleteEndpoint",
+    "CreateTransformJob", "DescribeTransformJob")}
 
 
 def _jsonable(request: dict) -> dict:

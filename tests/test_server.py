@@ -264,6 +264,23 @@ def test_deployed_endpoint_answers_as_sagemaker_runtime(served):
     container = urllib.request.Request(invocations, data=csv, headers={"Content-Type": "text/csv"}, method="POST")
     assert urllib.request.urlopen(container, timeout=10).read().decode().splitlines() == labels
 
+    model = served["root"] / "out" / DEPLOYED / "best_candidate" / "model.joblib"
+    original = model.read_bytes()
+    model.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    fresh, fresh_url = _start(served["home"])  # a server that has not loaded the model yet
+    try:
+        with pytest.raises(runtime.exceptions.ModelError) as caught:
+            client(fresh_url, "sagemaker-runtime").invoke_endpoint(EndpointName=DEPLOYED, ContentType="text/csv",
+                                                                   Body=csv)
+        message = caught.value.response["Error"]["Message"]
+        assert message.startswith(f"the model of endpoint {DEPLOYED} did not load: file://{model}: not loaded: "
+                                  "changed since it was written (recorded sha256 "), message
+        assert runtime.invoke_endpoint(EndpointName=DEPLOYED, ContentType="text/csv", Body=csv)[
+            "Body"].read().decode().splitlines() == labels  # the warm model was checked when it loaded
+    finally:
+        _stop(fresh)
+        model.write_bytes(original)
+
     sm.delete_endpoint(EndpointName=DEPLOYED)
     sm.get_waiter("endpoint_deleted").wait(EndpointName=DEPLOYED, WaiterConfig={"Delay": 1, "MaxAttempts": 5})
     with pytest.raises(ClientError) as caught:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 
 from automl import endpoints
+from automl.errors import AutoMLError
 from automl.server.protocol import WireError
 from automl.serving import ServedModel, load_served
 from automl.spec import ACCOUNT
@@ -30,7 +31,12 @@ class Models:
         with self._lock:  # one load per endpoint, however many calls arrive while it loads
             warm = self._warm.get(endpoint.name.lower())
             if warm is None or warm[0] != endpoint:
-                self._warm[endpoint.name.lower()] = (endpoint, load_served(self.store, endpoint))
+                try:
+                    served = load_served(self.store, endpoint)
+                except AutoMLError as exc:  # e.g. a model file changed since its job wrote it: never loaded
+                    raise WireError("ModelError", f"the model of endpoint {name} did not load: {exc.message}", 424,
+                                    OriginalStatusCode=500, OriginalMessage=exc.message) from None
+                self._warm[endpoint.name.lower()] = (endpoint, served)
             return self._warm[endpoint.name.lower()][1]
 
     def drop(self, name: str) -> None:
