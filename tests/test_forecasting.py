@@ -2,6 +2,7 @@
 ensemble, the outputs Describe points at, predict after a new history, the time limit and Stop."""
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -10,7 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from automl import endpoints
 from automl.contract import validate_response
+from automl.errors import ValidationException
+from automl.serving import load_served
 from tests.conftest import ROLE, SHARED
 
 HORIZON = 7
@@ -105,13 +109,24 @@ def test_a_job_with_little_time_still_ends_with_a_seasonal_naive_model(sm, sales
 
 
 def test_custom_quantiles_name_the_forecast_columns(sm, sales_csv, tmp_path):
-    sm.create_auto_ml_job_v2(**forecast_request(sales_csv, "quant", tmp_path / "out", **algorithms("npts"),
-                                                ForecastQuantiles=["p75", "p25"]))
+    body = forecast_request(sales_csv, "quant", tmp_path / "out", **algorithms("npts"),
+                            ForecastQuantiles=["p75", "p25"])
+    sm.create_auto_ml_job_v2(**body, ModelDeployConfig={"EndpointName": "quant-forecasts"})
     answer = sm.wait("quant", timeout=120)
     assert answer["AutoMLJobStatus"] == "Completed", answer.get("FailureReason")
     forecasts = pd.read_csv(tmp_path / "out" / "quant" / "forecasts.csv")
     assert {"p25", "p75", "mean"} <= set(forecasts.columns) and "p10" not in forecasts.columns
     assert (forecasts["p25"] <= forecasts["p75"]).all()
+
+    # The job's endpoint serves forecasts of the history it is sent, as `automl predict` does.
+    assert answer["ModelDeployResult"] == {"EndpointName": "quant-forecasts"}
+    served = load_served(sm.store, endpoints.get(sm.store, "quant-forecasts"))
+    body, content_type = served.invoke(sales_csv.read_bytes(), "text/csv", "text/csv")
+    answered = pd.read_csv(io.BytesIO(body))
+    assert content_type == "text/csv" and len(answered) == 6 * HORIZON
+    np.testing.assert_allclose(answered["mean"], sm.predict("quant", sales_csv)["mean"], rtol=1e-9)
+    with pytest.raises(ValidationException, match="ContentType: a forecasting endpoint takes text/csv"):
+        served.invoke(b"{}", "application/json", None)
 
 
 def test_stop_keeps_the_finished_forecasters(sm, sales_csv, tmp_path):
