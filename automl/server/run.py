@@ -42,7 +42,9 @@ def is_loopback(host: str) -> bool:
 
 def _bind(host: str, first: int) -> socket.socket:
     for port in range(first, first + PORT_TRIES):
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and without it
+        # a response written as headers then body waits out the client's 40 ms delayed ACK.
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
