@@ -6,6 +6,7 @@
     automl describe-auto-ml-job-v2 --auto-ml-job-name my-job
     automl run data.csv --target label --max-runtime 300
     automl predict --job my-job --input new.csv --output predictions.csv [--candidate my-job-lightgbm-L1]
+    automl transform --job my-job --input data/ --output scored/   # batch transform: one .out per file
     automl resume my-job            # a tuning job whose worker died: continue its study
     automl join my-job              # one more worker for a running tuning job's study
 """
@@ -26,8 +27,9 @@ from automl import api
 from automl.artifacts import read_bytes
 from automl.contract import input_shape, output_shape
 from automl.errors import AutoMLError
-from automl.progress import ProgressPrinter
+from automl.progress import ProgressPrinter, TransformProgress
 from automl.shorthand import load_value
+from automl.transform import CHUNK_ROWS, transform
 
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/automl-local"
 EXIT_SERVICE_ERROR = 254  # the AWS CLI's codes: 254 a service error, 252 a bad command line
@@ -148,6 +150,29 @@ def _predict(client: api.Client, args) -> int:
     return 0
 
 
+def _add_transform(subparsers) -> None:
+    parser = subparsers.add_parser("transform", help="batch transform a file or folder: one <file>.out per file, "
+                                                     "one answer line per record")
+    parser.add_argument("--job", required=True)
+    parser.add_argument("--candidate", help="any Completed candidate of the job (default: the best)")
+    parser.add_argument("--input", required=True, help="file or folder (recursively): local path, file://, s3://")
+    parser.add_argument("--output", required=True, help="folder for the .out files")
+    parser.add_argument("--content-type", default="text/csv", help="text/csv (default) or application/jsonlines")
+    parser.add_argument("--accept", default="text/csv", help="text/csv (default) or application/jsonlines")
+    parser.add_argument("--output-keys", help="SAGEMAKER_INFERENCE_OUTPUT: a comma-separated subset of "
+                                              "predicted_label,probability,probabilities,labels")
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="records scored at a time")
+
+
+def _transform(client: api.Client, args) -> int:
+    result = transform(client.store, args.job, args.input, args.output, candidate=args.candidate,
+                       content_type=args.content_type, accept=args.accept, keys=args.output_keys,
+                       chunk_rows=args.chunk_rows, progress=TransformProgress())
+    print(f"{result.records:,} records in {result.files} files, {result.seconds:.1f} s -> {args.output}",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="automl", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -184,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--model-port-base", type=int, help="first port of the per-endpoint model servers (GET /ping, "
                        "POST /invocations; default: --port + 1)")
+    _add_transform(subparsers)
     return parser
 
 
@@ -221,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             reason = client.join_auto_ml_job(AutoMLJobName=args.name)
             print(f"{args.name}: this worker ended ({reason})", file=sys.stderr)
             return 0
+        if args.command == "transform":
+            return _transform(client, args)
         return _predict(client, args)
     except AutoMLError as exc:
         where = f" when calling the {operation} operation" if operation else ""

@@ -1,168 +1,236 @@
-"""The request and response formats of Autopilot's inference containers, shared by endpoints and batch transform.
+"""The inference wire format of Autopilot's containers: request bodies -> a feature frame, answers -> bytes.
 
-In: `text/csv` rows without a header, the training feature columns in order (a first row that names every
-feature is taken as a header, so a user's own data file works too); `application/json` as
-`{"instances": [...]}` or a bare list, each instance a list in feature order, an object of column -> value,
-`{"features": [...]}` or `{"data": {...}}`; `application/jsonlines`, one instance per line.
-Out: the keys SAGEMAKER_INFERENCE_OUTPUT selects (default `predicted_label`), as headerless CSV (a list-valued
-key is a JSON list in one quoted field: `"[0.1, 0.9]"`), `{"predictions": [{key: value}]}` JSON, or JSON Lines.
+Requests: `text/csv` (rows in the training feature order, no target; a first row naming every feature is read
+as a header), `application/json` (`{"instances": [...]}` or a bare list) and `application/jsonlines` (one
+instance a line); an instance is a list in feature order, an object of column -> value, or SageMaker's
+`{"features": [...]}` / `{"data": {...}}`. Answers carry the keys SAGEMAKER_INFERENCE_OUTPUT selects, as
+`text/csv`, `application/json` (`{"predictions": [...]}`) or `application/jsonlines`.
+
+Every value is read as text, the way the training CSV was before its column kinds were applied, so the
+endpoint, batch transform and training agree: numeric columns are parsed by Arrow (correctly rounded, as the
+training data was; pandas' own parser is not), and a value that is not a number there is refused by row and
+column rather than scored as missing.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from automl.columns import ColumnKind
-from automl.errors import field_error
+from automl.errors import ValidationException, field_error
 from automl.problem import ProblemType
+from automl.responses import INFERENCE_KEYS
 
-CSV, JSON, JSONLINES = "text/csv", "application/json", "application/jsonlines"
+CSV = "text/csv"
+JSON = "application/json"
+JSONLINES = "application/jsonlines"
 CONTENT_TYPES = {CSV: CSV, JSON: JSON, JSONLINES: JSONLINES, "application/x-jsonlines": JSONLINES}
-SUPPORTED_KEYS = {
-    ProblemType.BINARY: ("predicted_label", "probability", "probabilities", "labels"),
-    ProblemType.MULTICLASS: ("predicted_label", "probability", "probabilities", "labels"),
-    ProblemType.REGRESSION: ("predicted_label",),
-}
-MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "None"})
+DEFAULT_OUTPUT = "predicted_label"
 
 
-def media_type(value: str | None, field: str, default: str = CSV) -> str:
-    """`text/csv; charset=utf-8` -> `text/csv`; `*/*` or nothing -> `default`; others refused by name."""
-    kind = (value or "").split(";")[0].strip().lower()
-    if kind in ("", "*/*"):
-        return default
-    if kind not in CONTENT_TYPES:
-        raise field_error(field, "must be one of " + ", ".join(CONTENT_TYPES), value)
-    return CONTENT_TYPES[kind]
+class RecordError(ValidationException):
+    """One record the model cannot take. `row` counts the body's records from 1 (not a header, not blank lines),
+    so a batch transform can name the record's line in its file."""
+
+    def __init__(self, row: int, rule: str, got: object = None):
+        super().__init__(field_error(f"row {row}", rule, got).message)
+        self.row, self.rule, self.got = row, rule, got
 
 
-def output_keys(problem_type: ProblemType, selected: str | None) -> list[str]:
-    """SAGEMAKER_INFERENCE_OUTPUT's keys, checked against what the problem type answers."""
-    supported = SUPPORTED_KEYS[problem_type]
-    keys = [k.strip() for k in (selected or "predicted_label").split(",") if k.strip()]
-    wrong = [k for k in keys if k not in supported]
-    if wrong or not keys:
-        raise field_error("SAGEMAKER_INFERENCE_OUTPUT", f"a {problem_type.value} model answers "
-                          + ", ".join(supported), selected)
+def media_type(value: str | None, field: str, accepted: Mapping[str, str]) -> str:
+    """The canonical type for a Content-Type or Accept value (parameters such as `; charset=utf-8` dropped)."""
+    media = (value or "").split(";")[0].strip().lower()
+    if media not in accepted:
+        raise field_error(field, "must be one of " + ", ".join(accepted), value)
+    return accepted[media]
+
+
+def csv_header(first_line: bytes, features: list[str]) -> list[str] | None:
+    """The first line's fields when they name every feature (any order, other columns such as the target
+    allowed: what a user's own data file starts with); None when the line is a record."""
+    fields = next(csv.reader([first_line.decode("utf-8", errors="replace").rstrip("\r\n")]), [])
+    return fields if set(features) <= set(fields) else None
+
+
+def parse_body(body: bytes, content_type: str, features: list[str],
+               kinds: Mapping[str, ColumnKind] | None = None) -> pd.DataFrame:
+    """The records of a request as a frame of `features`: text or missing values, numeric `kinds` as floats.
+
+    Without `kinds` every value stays text (the model's kinds coerce it, without the checks)."""
+    media = media_type(content_type, "ContentType", CONTENT_TYPES)
+    if not body.strip():
+        raise field_error("Body", "must hold at least one record; got an empty body")
+    if media == CSV:
+        table = _csv_table(body, features)
+    else:
+        table = _instances_table(_json_instances(body) if media == JSON else _jsonlines_instances(body), features)
+    if table.num_rows == 0:
+        raise field_error("Body", "must hold at least one record; got a header only")
+    for name, kind in (kinds or {}).items():
+        if kind is ColumnKind.NUMERIC:
+            table = table.set_column(table.column_names.index(name), name, _numbers(table.column(name), name))
+    return table.to_pandas()
+
+
+def _csv_table(body: bytes, features: list[str]) -> pa.Table:
+    header = csv_header(body.split(b"\n", 1)[0], features)
+    width = len(header) if header else len(features)
+    positions = [str(header.index(f)) for f in features] if header else [str(i) for i in range(width)]
+    invalid = []
+
+    def first_invalid(row) -> str:
+        invalid.append(row)
+        return "error"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=pacsv.ReadOptions(column_names=[str(i) for i in range(width)], skip_rows=1 if header else 0,
+                                           use_threads=False),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=first_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={p: pa.string() for p in positions},
+                                                 strings_can_be_null=True, include_columns=positions))
+    except pa.ArrowInvalid as exc:
+        if invalid:
+            row = invalid[0]
+            record = row.number - (1 if header else 0) if row.number is not None else 1
+            what = "the header's" if header else "the model's features"
+            raise RecordError(record, f"must have {width} fields, as {what}", row.actual_columns) from None
+        raise field_error("Body", f"is not valid CSV: {exc}") from None
+    return table.rename_columns(features)
+
+
+def _json_document(text: bytes | str, row: int | None):
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        if row is None:
+            raise field_error("Body", f"is not valid JSON: {exc}") from None
+        raise RecordError(row, f"is not valid JSON: {exc}") from None
+
+
+def _json_instances(body: bytes) -> list:
+    data = _json_document(body, None)
+    if isinstance(data, dict) and isinstance(data.get("instances"), list):
+        return data["instances"]
+    if isinstance(data, list):
+        return data
+    raise field_error("Body", 'must be {"instances": [...]} or a list of instances', type(data).__name__)
+
+
+def _jsonlines_instances(body: bytes) -> list:
+    lines = [line for line in body.splitlines() if line.strip()]
+    return [_json_document(line, row) for row, line in enumerate(lines, start=1)]
+
+
+def _instances_table(instances: list, features: list[str]) -> pa.Table:
+    rows = [_instance_values(instance, features, row) for row, instance in enumerate(instances, start=1)]
+    columns = zip(*rows, strict=True) if rows else [[] for _ in features]
+    return pa.table({name: pa.array(values, pa.string()) for name, values in zip(features, columns, strict=True)})
+
+
+def _instance_values(instance, features: list[str], row: int) -> list[str | None]:
+    if isinstance(instance, dict) and set(instance) == {"features"}:
+        instance = instance["features"]
+    elif isinstance(instance, dict) and set(instance) == {"data"} and isinstance(instance["data"], dict):
+        instance = instance["data"]
+    if isinstance(instance, list):
+        if len(instance) != len(features):
+            raise RecordError(row, f"must have {len(features)} values, one per feature", len(instance))
+        values = instance
+    elif isinstance(instance, dict):
+        missing = [f for f in features if f not in instance]
+        if missing:
+            raise RecordError(row, "lacks features (send null for a missing value): " + ", ".join(missing[:20]))
+        values = [instance[f] for f in features]
+    else:
+        raise RecordError(row, "must be a list of values or an object of column -> value", type(instance).__name__)
+    return [_text(value, row) for value in values]
+
+
+def _text(value, row: int) -> str | None:
+    """A JSON scalar as the training CSV would have held it (floats in their shortest exact form)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (bool, int)):
+        return str(value)
+    raise RecordError(row, "values must be strings, numbers, booleans or null", json.dumps(value)[:80])
+
+
+def _numbers(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    text = pc.utf8_trim_whitespace(column)
+    try:
+        return pc.cast(text, pa.float64())
+    except pa.ArrowInvalid:
+        for row, value in enumerate(text.to_pylist(), start=1):
+            if value is not None and not _is_number(value):
+                raise RecordError(row, f"{name} must be a number", value) from None
+        raise
+
+
+def _is_number(text: str) -> bool:
+    try:
+        pc.cast(pa.array([text]), pa.float64())
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def output_keys(problem_type: ProblemType, env_value: str | None) -> list[str]:
+    """The answer's keys from SAGEMAKER_INFERENCE_OUTPUT (comma-separated; unset or empty: predicted_label)."""
+    supported = INFERENCE_KEYS[problem_type].split(",")
+    keys = [k.strip() for k in (env_value or DEFAULT_OUTPUT).split(",")]
+    if not set(keys) <= set(supported) or len(set(keys)) != len(keys):
+        raise field_error("SAGEMAKER_INFERENCE_OUTPUT", f"must list each of its keys once, from those a "
+                          f"{problem_type.value} model supports: {','.join(supported)}", env_value)
     return keys
 
 
-def parse_body(body: bytes, content_type: str | None, kinds: dict[str, ColumnKind]) -> pd.DataFrame:
-    """The records of a request as a frame of the model's feature columns (strings and missing values: the
-    model coerces them to its column kinds); a malformed record is refused with its number."""
-    if not body.strip():
-        raise field_error("Body", "is empty; send one record per line")
-    kind = media_type(content_type, "ContentType")
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise field_error("Body", f"is not UTF-8 text: {exc}") from None
-    if kind == CSV:
-        frame = csv_records(text.splitlines(), list(kinds))
-    elif kind == JSON:
-        frame = json_records(_json(text, "Body"), list(kinds))
-    else:
-        lines = [line for line in text.splitlines() if line.strip()]
-        frame = json_records([_json(line, f"Body line {i}") for i, line in enumerate(lines, start=1)], list(kinds))
-    check_numeric(frame, kinds)
-    return frame
-
-
-def csv_records(lines: list[str], features: list[str], first_line: int = 1) -> pd.DataFrame:
-    rows = list(csv.reader(line for line in lines if line.strip()))
-    if rows and set(rows[0]) >= set(features) and len(set(rows[0])) == len(rows[0]):
-        header, rows = rows[0], rows[1:]
-        first_line += 1
-        frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header)
-        if any(len(r) != len(header) for r in rows):
-            bad = next(i for i, r in enumerate(rows) if len(r) != len(header))
-            raise field_error("Body", f"row {first_line + bad} has {len(rows[bad])} fields; the header has "
-                                      f"{len(header)}")
-        return _missing(frame[features])
-    for i, row in enumerate(rows):
-        if len(row) != len(features):
-            raise field_error("Body", f"row {first_line + i} has {len(row)} fields; the model takes {len(features)} "
-                              "(its training columns without the target, in order, no header)")
-    return _missing(pd.DataFrame(rows, columns=features, dtype=object))
-
-
-def _missing(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.where(~frame.isin(MISSING), None)
-
-
-def _json(text: str, field: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise field_error(field, f"is not valid JSON: {exc}") from None
-
-
-def json_records(value, features: list[str]) -> pd.DataFrame:
-    instances = value.get("instances") if isinstance(value, dict) and "instances" in value else value
-    if isinstance(instances, dict):
-        instances = [instances]
-    if not isinstance(instances, list) or not instances:
-        raise field_error("Body", 'must be {"instances": [...]} or a list of records')
-    rows = []
-    for i, instance in enumerate(instances, start=1):
-        if isinstance(instance, dict) and set(instance) <= {"features", "data"} and instance:
-            instance = instance.get("features", instance.get("data"))
-        if isinstance(instance, list):
-            if len(instance) != len(features):
-                raise field_error("Body", f"record {i} has {len(instance)} values; the model takes {len(features)} "
-                                  "(its training columns without the target, in order)")
-            rows.append(dict(zip(features, instance, strict=True)))
-        elif isinstance(instance, dict):
-            unknown = sorted(set(instance) - set(features))
-            if unknown:
-                raise field_error("Body", f"record {i} has columns the model was not trained on: "
-                                  + ", ".join(unknown[:10]))
-            rows.append(instance)
-        else:
-            raise field_error("Body", f"record {i} must be a list of values or an object of column -> value",
-                              instance)
-    frame = pd.DataFrame(rows, columns=features, dtype=object)
-    return _missing(frame.astype(object).where(frame.notna(), None).map(
-        lambda v: v if v is None or isinstance(v, str) else str(v)))
-
-
-def check_numeric(frame: pd.DataFrame, kinds: dict[str, ColumnKind], first_line: int = 1) -> None:
-    """A value that is not a number in a numeric column is refused, not silently read as missing."""
-    for name, kind in kinds.items():
-        if kind is not ColumnKind.NUMERIC:
-            continue
-        column = frame[name]
-        numbers = pd.to_numeric(column, errors="coerce")
-        bad = column.notna() & numbers.isna()
-        if bad.any():
-            position = int(np.flatnonzero(bad.to_numpy())[0])
-            raise field_error("Body", f"row {first_line + position}, column {name!r}: is not a number (the column "
-                              "is numeric)", column.iloc[position])
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def render(answer: pd.DataFrame, keys: list[str], accept: str | None) -> tuple[bytes, str]:
-    """The answer's `keys` in the Accept format; returns (body, content type)."""
-    kind = media_type(accept, "Accept")
-    records = [[_plain(v) for v in row] for row in answer[keys].itertuples(index=False, name=None)]
-    if kind == CSV:
+    """(body, content type) of the answer's `keys`, one record per row of `answer`.
+
+    `text/csv` (also for a missing Accept or `*/*`): no header; a list-valued key (probabilities, labels) is
+    JSON in one quoted CSV field, its inner quotes doubled as CSV escapes them: `"[0.1, 0.9]"`,
+    `"[""benign"", ""malignant""]"`; a CSV reader gives back the JSON text."""
+    media = _answer_type(accept)
+    columns = [[_python(v) for v in answer[key].tolist()] for key in keys]
+    records = list(zip(*columns, strict=True))
+    if media == JSON:
+        body = json.dumps({"predictions": [dict(zip(keys, r, strict=True)) for r in records]}) + "\n"
+    elif media == JSONLINES:
+        body = "".join(json.dumps(dict(zip(keys, r, strict=True))) + "\n" for r in records)
+    else:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        for row in records:
-            writer.writerow([json.dumps(v) if isinstance(v, list) else v for v in row])
-        return out.getvalue().encode(), CSV
-    objects = [dict(zip(keys, row, strict=True)) for row in records]
-    if kind == JSON:
-        return json.dumps({"predictions": objects}).encode(), JSON
-    return "".join(json.dumps(o) + "\n" for o in objects).encode(), JSONLINES
+        writer.writerows([json.dumps(v) if isinstance(v, list) else v for v in r] for r in records)
+        body = out.getvalue()
+    return body.encode(), media
+
+
+def _answer_type(accept: str | None) -> str:
+    """The first type of an Accept list this codec writes; `*/*` or nothing: CSV."""
+    for part in (accept or "*/*").split(","):
+        media = part.split(";")[0].strip().lower()
+        if media == "*/*":
+            return CSV
+        if media in CONTENT_TYPES:
+            return CONTENT_TYPES[media]
+    raise field_error("Accept", "must be one of " + ", ".join(CONTENT_TYPES) + " or */*", accept)
+
+
+def _python(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_python(v) for v in value]
+    return value

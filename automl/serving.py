@@ -39,10 +39,11 @@ class ServedTabular:
     def __init__(self, model_uri: str):
         self.model = load_model(model_uri)
         self.kinds = dict(self.model.model.kinds)
+        self.features = list(self.kinds)
         self.keys = inference.output_keys(self.model.model.problem_type, os.environ.get("SAGEMAKER_INFERENCE_OUTPUT"))
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
-        frame = inference.parse_body(body, content_type, self.kinds)
+        frame = inference.parse_body(body, content_type, self.features, self.kinds)
         return inference.render(self.model.infer(frame), self.keys, accept)
 
     def check(self) -> None:

@@ -139,7 +139,7 @@ def run(store: Store, name: str) -> None:
                        request["TransformOutput"]["S3OutputPath"], candidate=row["candidate"],
                        content_type=request["TransformInput"].get("ContentType", "text/csv"),
                        accept=request["TransformOutput"].get("Accept", "text/csv"),
-                       keys=keys, compressed=request["TransformInput"].get("CompressionType") == "Gzip")
+                       keys=keys)  # Gzip is told by its magic bytes, CompressionType or not
     _update(store, name, status=COMPLETED, end_time=time.time(), records=result.records)
     log.info("%s: Completed: %d records in %d files", name, result.records, len(result.files))
 

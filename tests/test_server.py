@@ -253,7 +253,14 @@ def test_deployed_endpoint_answers_as_sagemaker_runtime(served):
     with pytest.raises(runtime.exceptions.ModelError) as caught:
         runtime.invoke_endpoint(EndpointName=DEPLOYED, ContentType="text/csv", Body=short)
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 424
-    assert "row 1 has 2 fields" in caught.value.response["Error"]["Message"]
+    assert caught.value.response["Error"]["Message"] == (
+        "Received client error (400) from primary with message \"row 1: must have 30 fields, as the model's features; "
+        "got 2\".")
+    worded = ("many," + csv.decode().splitlines()[0].split(",", 1)[1]).encode()
+    with pytest.raises(runtime.exceptions.ModelError) as caught:
+        runtime.invoke_endpoint(EndpointName=DEPLOYED, ContentType="text/csv", Body=worded)
+    assert "row 1" in caught.value.response["Error"]["Message"] and "'many'" in caught.value.response["Error"][
+        "Message"], caught.value.response["Error"]
     with pytest.raises(runtime.exceptions.ValidationError) as caught:
         runtime.invoke_endpoint(EndpointName="nowhere", ContentType="text/csv", Body=csv)
     assert caught.value.response["Error"]["Message"] == "Endpoint nowhere of account 000000000000 not found."
