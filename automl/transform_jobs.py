@@ -141,7 +141,7 @@ def run(store: Store, name: str) -> None:
                        accept=request["TransformOutput"].get("Accept", "text/csv"),
                        keys=keys)  # Gzip is told by its magic bytes, CompressionType or not
     _update(store, name, status=COMPLETED, end_time=time.time(), records=result.records)
-    log.info("%s: Completed: %d records in %d files", name, result.records, len(result.files))
+    log.info("%s: Completed: %d records in %d files", name, result.records, result.files)
 
 
 def main(argv: list[str]) -> int:

@@ -321,3 +321,42 @@ def test_signatures_are_verified_when_keys_are_configured(tmp_path):
             runtime.invoke_endpoint(EndpointName="none", ContentType="text/csv", Body=b"1,2")
     finally:
         _stop(process)
+
+
+def test_transform_job_through_the_server(served):
+    assert _deployed(served)["AutoMLJobStatus"] == "Completed"
+    sm, root, rows = served["sm"], served["root"], served["rows"]
+    inputs = root / "batch"
+    inputs.mkdir()
+    rows.head(40).to_csv(inputs / "a.csv", index=False)
+    rows.tail(29).to_csv(inputs / "b.csv", header=False, index=False)
+    arn = sm.create_transform_job(
+        TransformJobName="batch-1", ModelName=DEPLOYED,
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": str(inputs)}},
+                        "ContentType": "text/csv", "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": str(root / "batch-out"), "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        Environment={"SAGEMAKER_INFERENCE_OUTPUT": "predicted_label,probability"})["TransformJobArn"]
+    assert arn.endswith(":transform-job/batch-1")
+    sm.get_waiter("transform_job_completed_or_stopped").wait(TransformJobName="batch-1",
+                                                             WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    answer = sm.describe_transform_job(TransformJobName="batch-1")
+    assert answer["TransformJobStatus"] == "Completed", answer.get("FailureReason")
+    assert answer["AutoMLJobArn"] == served["arn"]
+    expected = automl.client(served["home"]).predict(DEPLOYED, rows)
+    out = pd.concat([pd.read_csv(root / "batch-out" / name, header=None) for name in ("a.csv.out", "b.csv.out")])
+    assert list(out[0]) == list(expected["predicted_label"])
+    assert out[1].to_numpy() == pytest.approx(expected["probability"].to_numpy(), rel=1e-6)
+    with pytest.raises(sm.exceptions.ResourceInUse):
+        sm.create_transform_job(**{"TransformJobName": "BATCH-1", "ModelName": DEPLOYED,
+                                   "TransformInput": {"DataSource": {"S3DataSource": {
+                                       "S3DataType": "S3Prefix", "S3Uri": str(inputs)}}},
+                                   "TransformOutput": {"S3OutputPath": str(root / "x")},
+                                   "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1}})
+    with pytest.raises(ClientError) as caught:
+        sm.create_transform_job(TransformJobName="batch-2", ModelName="no-model",
+                                TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                                                "S3Uri": str(inputs)}}},
+                                TransformOutput={"S3OutputPath": str(root / "x")},
+                                TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+    assert caught.value.response["Error"]["Message"].startswith('ModelName: Could not find model "no-model"')
