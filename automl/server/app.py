@@ -80,12 +80,11 @@ def control_app(client: Client, models: Models, keys: dict[str, str]) -> Starlet
         try:
             body = await read_body(request)
             _check_signature(request, body, keys)
-            served = await run_in_threadpool(models.get, name)
-            answer, content_type = await run_in_threadpool(
-                served.invoke, body, request.headers.get("content-type"), request.headers.get("accept"))
+            answer, content_type, variant = await run_in_threadpool(
+                models.invoke, name, body, request.headers.get("content-type"), request.headers.get("accept"))
             # The content type as given (starlette's media_type would add "; charset=utf-8" to text/csv).
             return Response(answer, headers={"Content-Type": content_type,
-                                             "x-Amzn-Invoked-Production-Variant": served.variant})
+                                             "x-Amzn-Invoked-Production-Variant": variant})
         except WireError as exc:
             return protocol.error_response(exc.code, exc.message, exc.status, **exc.extra)
         except AutoMLError as exc:
@@ -128,9 +127,8 @@ def model_app(models: Models, name: str) -> Starlette:
     async def invocations(request: Request) -> Response:
         try:
             body = await read_body(request)
-            served = await run_in_threadpool(models.get, name)
-            answer, content_type = await run_in_threadpool(
-                served.invoke, body, request.headers.get("content-type"), request.headers.get("accept"))
+            answer, content_type, _ = await run_in_threadpool(
+                models.invoke, name, body, request.headers.get("content-type"), request.headers.get("accept"))
             return Response(answer, headers={"Content-Type": content_type})
         except WireError as exc:
             return Response(exc.message, status_code=exc.status, media_type="text/plain")
