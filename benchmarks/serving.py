@@ -138,6 +138,7 @@ def load_test(url: str, endpoint: str, rows: list[bytes], jobs_out: Path, second
     errors, timings = [], {"invoke": [], "control": []}
     created = []
     lock = threading.Lock()
+    run = time.strftime("%H%M%S")  # job names stay unique when the benchmark runs again on its store
 
     def invoker(k: int) -> None:
         runtime = client(url, "sagemaker-runtime")
@@ -158,7 +159,7 @@ def load_test(url: str, endpoint: str, rows: list[bytes], jobs_out: Path, second
             started = time.perf_counter()
             try:
                 if n % 20 == 0:
-                    name = f"load-{k}-{n}"
+                    name = f"load-{run}-{k}-{n}"
                     sm.create_auto_ml_job(
                         AutoMLJobName=name, RoleArn=ROLE, OutputDataConfig={"S3OutputPath": str(jobs_out)},
                         InputDataConfig=[{"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": str(
@@ -180,7 +181,7 @@ def load_test(url: str, endpoint: str, rows: list[bytes], jobs_out: Path, second
         for f in done:
             f.result()
     sm = client(url)
-    listed = {s["AutoMLJobName"] for p in sm.get_paginator("list_auto_ml_jobs").paginate(NameContains="load-")
+    listed = {s["AutoMLJobName"] for p in sm.get_paginator("list_auto_ml_jobs").paginate(NameContains=f"load-{run}-")
               for s in p["AutoMLJobSummaries"]}
     return {"seconds": seconds, "clients": clients, "errors": len(errors), "first_errors": errors[:5],
             "jobs_created": len(created), "jobs_lost": len(set(created) - listed),
@@ -279,7 +280,8 @@ def main() -> int:
     result["transform"]["rows_per_s_ratio_to_predict"] = round(
         result["transform"]["rows_per_s"] / result["transform"]["automl_predict"]["rows_per_s"], 2)
     print(json.dumps({"transform": result["transform"]}, indent=1), flush=True)
-    for path in (big, sample, args.out / "sample-predict.csv"):
+    for path in (big, sample, args.out / "sample-predict.csv", args.out / "test-features.csv",
+                 *(args.out / f"{name}-predict.csv" for name in ("serve-fast", "serve-default"))):
         path.unlink()
     shutil.rmtree(args.out / "transformed")
     (args.out / "result.json").write_text(json.dumps(result, indent=1) + "\n")

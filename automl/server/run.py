@@ -19,6 +19,7 @@ from automl.server.signing import access_keys
 
 WATCH_S = 1.0  # how often the store is read for endpoints deployed or deleted by other processes
 PORT_TRIES = 100
+GRACE_S = 5
 # Predictions run in worker threads while the event loop answers: with Python's default 5 ms interval a thread
 # that has work waits up to 5 ms for the other to hand over the GIL, a third of a one-row InvokeEndpoint.
 SWITCH_INTERVAL_S = 0.0005
@@ -68,8 +69,10 @@ class Serving:
         self.model_servers: dict[str, tuple[endpoints.Endpoint, _ModelServer, asyncio.Task]] = {}
 
     def _config(self, app) -> uvicorn.Config:
+        # A shutdown waits at most GRACE_S for requests in flight, then closes what is left (an idle keep-alive
+        # connection must not keep the server alive after Ctrl-C or SIGTERM).
         return uvicorn.Config(app, host=self.host, log_level="warning", access_log=False, lifespan="off",
-                              timeout_keep_alive=30)
+                              timeout_keep_alive=30, timeout_graceful_shutdown=GRACE_S)
 
     async def run(self) -> None:
         control = uvicorn.Server(self._config(control_app(self.client, self.models, self.keys)))
