@@ -201,3 +201,25 @@ class JobOutput:
     @property
     def candidate_summary(self) -> str:
         return self._at("candidate_definitions.md")
+
+    # Reports (`automl.reports`), under documentation/ as Autopilot keeps them; Describe names these locations.
+    @property
+    def exploration(self) -> str:
+        """The data exploration report's folder: the notebook, report.html and profile.json."""
+        return self._at("documentation", "data_exploration")
+
+    @property
+    def exploration_notebook(self) -> str:
+        return self._at("documentation", "data_exploration", "SageMakerAutopilotDataExplorationNotebook.ipynb")
+
+    @property
+    def candidate_notebook(self) -> str:
+        return self._at("documentation", "candidate_definitions", "SageMakerAutopilotCandidateDefinitionNotebook.ipynb")
+
+    def insights(self, candidate: str) -> str:
+        """A candidate's model insights folder: report.html, metrics.json, predictions.csv and the PNGs."""
+        return self._at("documentation", "model_insights", candidate)
+
+    def explainability(self, candidate: str) -> str:
+        """A candidate's explainability folder: analysis.json (SageMaker Clarify's layout), report.html, PNGs."""
+        return self._at("documentation", "explainability", candidate)
