@@ -13,6 +13,7 @@ _EXPORTS = {
                    "describe_auto_ml_job_v2", "list_auto_ml_jobs",
                    "list_candidates_for_auto_ml_job", "stop_auto_ml_job", "wait", "predict"),
     "automl.estimator": ("load_model",),
+    "automl.reproduce": ("fit_candidate",),
     "automl.errors": ("AutoMLError", "ValidationException", "ResourceInUse", "ResourceNotFound",
                       "ResourceLimitExceeded"),
 }

@@ -222,6 +222,14 @@ class Client:
         job = self.store.job(name)
         return responses.saved_describe(job, self.store.candidates(name))
 
+    def report(self, name: str, candidate: str | None = None) -> dict:
+        """Where a job's reports are (`automl report`); with `candidate`, its insights and explainability are made
+        first when it has none."""
+        from automl.reports.job_reports import report
+
+        with integrity.keys_of(self.store.root):
+            return report(self.store, name, candidate)
+
     def predict(self, name: str, data, candidate: str | None = None) -> pd.DataFrame:
         """Score a DataFrame or a data location with the job's best candidate, or any Completed `candidate` of
         it (Autopilot's inference keys); for a forecasting job, forecast the series in `data`."""

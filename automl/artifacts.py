@@ -146,7 +146,7 @@ class JobOutput:
     def __init__(self, job_output: str):
         self.base = job_output.rstrip("/")
 
-    def _at(self, *parts: str) -> str:
+    def at(self, *parts: str) -> str:
         return join_uri(self.base, *parts)
 
     def relative(self, uri: str) -> str:
@@ -157,69 +157,69 @@ class JobOutput:
         return uri.removeprefix(base)
 
     def model(self, candidate: str) -> str:
-        return self._at("candidates", candidate, "model.joblib")
+        return self.at("candidates", candidate, "model.joblib")
 
     def bag(self, candidate: str) -> str:
         """A stacked candidate's own fold models; its model.joblib runs the layers below, then this."""
-        return self._at("candidates", candidate, "bag.joblib")
+        return self.at("candidates", candidate, "bag.joblib")
 
     def definition(self, candidate: str) -> str:
-        return self._at("candidates", candidate, "definition.json")
+        return self.at("candidates", candidate, "definition.json")
 
     def backtest(self, candidate: str) -> str:
         """A forecaster's backtest folder: forecasts.csv (every window's rows) and metrics.json."""
-        return self._at("candidates", candidate, "backtest")
+        return self.at("candidates", candidate, "backtest")
 
     def forecasts(self, candidate: str) -> str:
         """A forecaster's forecasts of the horizon after all history, for every series."""
-        return self._at("candidates", candidate, "forecasts.csv")
+        return self.at("candidates", candidate, "forecasts.csv")
 
     @property
     def best_forecasts(self) -> str:
-        return self._at("forecasts.csv")
+        return self.at("forecasts.csv")
 
     @property
     def leaderboard(self) -> str:
-        return self._at("leaderboard.csv")
+        return self.at("leaderboard.csv")
 
     @property
     def describe(self) -> str:
-        return self._at("describe.json")
+        return self.at("describe.json")
 
     @property
     def best_model(self) -> str:
-        return self._at("best_candidate", "model.joblib")
+        return self.at("best_candidate", "model.joblib")
 
     @property
     def best_definition(self) -> str:
-        return self._at("best_candidate", "definition.json")
+        return self.at("best_candidate", "definition.json")
 
     @property
     def candidate_definitions(self) -> str:
-        return self._at("candidate_definitions.json")
+        return self.at("candidate_definitions.json")
 
     @property
     def candidate_summary(self) -> str:
-        return self._at("candidate_definitions.md")
+        return self.at("candidate_definitions.md")
 
     # Reports (`automl.reports`), under documentation/ as Autopilot keeps them; Describe names these locations.
     @property
     def exploration(self) -> str:
         """The data exploration report's folder: the notebook, report.html and profile.json."""
-        return self._at("documentation", "data_exploration")
+        return self.at("documentation", "data_exploration")
 
     @property
     def exploration_notebook(self) -> str:
-        return self._at("documentation", "data_exploration", "SageMakerAutopilotDataExplorationNotebook.ipynb")
+        return self.at("documentation", "data_exploration", "SageMakerAutopilotDataExplorationNotebook.ipynb")
 
     @property
     def candidate_notebook(self) -> str:
-        return self._at("documentation", "candidate_definitions", "SageMakerAutopilotCandidateDefinitionNotebook.ipynb")
+        return self.at("documentation", "candidate_definitions", "SageMakerAutopilotCandidateDefinitionNotebook.ipynb")
 
     def insights(self, candidate: str) -> str:
         """A candidate's model insights folder: report.html, metrics.json, predictions.csv and the PNGs."""
-        return self._at("documentation", "model_insights", candidate)
+        return self.at("documentation", "model_insights", candidate)
 
     def explainability(self, candidate: str) -> str:
         """A candidate's explainability folder: analysis.json (SageMaker Clarify's layout), report.html, PNGs."""
-        return self._at("documentation", "explainability", candidate)
+        return self.at("documentation", "explainability", candidate)

@@ -54,6 +54,7 @@ class Candidate:
     score_source: str | None = None  # how its score was had when it is not measured on unseen rows
     tie_rank: int = 0  # on an equal score, lower ranks first (before inference latency decides)
     rows: int | None = None  # training rows, when a tuning fit saw fewer than the dataset's
+    artifacts: dict[str, str] | None = None  # CandidateArtifactLocations: the folders of its reports
 
     @property
     def completed(self) -> bool:

@@ -202,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--candidate", help="any Completed candidate of the job (default: the best)")
     predict.add_argument("--input", required=True)
     predict.add_argument("--output", help="CSV or .parquet file (default: CSV on stdout)")
+    report = subparsers.add_parser("report", help="where a job's reports are (exploration, candidate notebook, "
+                                   "model insights, explainability); --candidate makes a candidate's on request")
+    report.add_argument("name")
+    report.add_argument("--candidate", help="a Completed candidate of the job whose insights to show (made if "
+                        "missing)")
+    report.add_argument("--open", action="store_true", help="open the HTML report in a browser (the candidate's "
+                        "model insights with --candidate, else the data exploration report)")
     serve = subparsers.add_parser("serve", help="serve the SageMaker API and the endpoints over HTTP (boto3 and the "
                                   "aws CLI with --endpoint-url)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
@@ -211,6 +218,21 @@ def build_parser() -> argparse.ArgumentParser:
                        "POST /invocations; default: --port + 1)")
     _add_transform(subparsers)
     return parser
+
+
+def _report(client: api.Client, args) -> int:
+    locations = client.report(args.name, args.candidate)
+    _print_json(locations)
+    if args.open:
+        import webbrowser
+
+        page = (locations["Candidates"].get(args.candidate, {}).get("ModelInsights") if args.candidate
+                else locations.get("DataExplorationReport"))
+        if page is None:
+            print(f"automl: {args.name} has no such HTML report to open", file=sys.stderr)
+            return EXIT_USAGE
+        webbrowser.open(page)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "transform":
             return _transform(client, args)
+        if args.command == "report":
+            return _report(client, args)
         return _predict(client, args)
     except AutoMLError as exc:
         where = f" when calling the {operation} operation" if operation else ""

@@ -44,8 +44,9 @@ class Dataset:
         return list(self.kinds)
 
 
-def load_dataset(plan) -> Dataset:
-    train = read_frame(plan.training)
+def load_dataset(plan, train: pd.DataFrame | None = None) -> Dataset:
+    """`train`: the training channel's frame when the caller has read it already (the worker profiles it first)."""
+    train = read_frame(plan.training) if train is None else train
     valid = read_frame(plan.validation) if plan.validation is not None else None
     field = plan.training.field
     train, dropped = _clean_rows(train, plan.target, plan.weight, field)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from automl import spec_v2
+from automl.artifacts import JobOutput
 from automl.candidate import Candidate, CandidateStatus
 from automl.endpoints import VARIANT, Endpoint
 from automl.forecast_plan import ForecastPlan, load_plan
@@ -65,6 +66,8 @@ def candidate(record: Candidate, plan: JobPlan | ForecastPlan) -> dict:
             "Environment": {"SAGEMAKER_INFERENCE_OUTPUT": "predicted_label",
                             "SAGEMAKER_INFERENCE_SUPPORTED": INFERENCE_KEYS[plan.problem_type]}}]
         body["CandidateProperties"] = {"CandidateMetrics": _metric_data(record, plan.problem_type)}
+        if record.artifacts:
+            body["CandidateProperties"]["CandidateArtifactLocations"] = dict(record.artifacts)
     return _drop_none(body)
 
 
@@ -99,17 +102,19 @@ def _forecast_candidate(record: Candidate, plan: ForecastPlan) -> dict:
             for name in FORECAST_METRICS if metrics.get(name) is not None]},
     }
     if record.backtest_uri:
-        # The shape requires Explainability beside BacktestResults; no explainability report is written yet, so it
-        # names the folder such a report of this candidate belongs in.
+        # The shape requires Explainability beside BacktestResults: a candidate without reports names the folder
+        # its explainability report belongs in (what `automl report` would write).
         body["CandidateProperties"]["CandidateArtifactLocations"] = {
-            "Explainability": f"{plan.job_output}/explainability/{record.name}",
-            "BacktestResults": record.backtest_uri}
+            "Explainability": JobOutput(plan.job_output).explainability(record.name),
+            "BacktestResults": record.backtest_uri} | (record.artifacts or {})
     return body
 
 
-def partial_failures(records: list[Candidate]) -> list[dict]:
-    failed = [r for r in records if r.status is CandidateStatus.FAILED and r.failure_reason]
-    return [{"PartialFailureMessage": r.failure_reason[:1024]} for r in failed[:MAX_PARTIAL_FAILURES]]
+def partial_failures(job: JobRow, records: list[Candidate]) -> list[dict]:
+    """Reports that were skipped, then candidates that failed: what went wrong in a job that still ended."""
+    reasons = list((job.reports or {}).get("skipped", []))
+    reasons += [r.failure_reason for r in records if r.status is CandidateStatus.FAILED and r.failure_reason]
+    return [{"PartialFailureMessage": reason[:1024]} for reason in reasons[:MAX_PARTIAL_FAILURES]]
 
 
 def is_v2(job: JobRow) -> bool:
@@ -135,11 +140,12 @@ def _progress(job: JobRow, plan: JobPlan | ForecastPlan, records: list[Candidate
         "EndTime": timestamp(job.end_time),
         "LastModifiedTime": timestamp(job.last_modified_time),
         "FailureReason": job.failure_reason[:1024] if job.failure_reason else None,
-        "PartialFailureReasons": partial_failures(records) or None,
+        "PartialFailureReasons": partial_failures(job, records) or None,
         "AutoMLJobStatus": job.status.value,
         "AutoMLJobSecondaryStatus": job.secondary_status,
         "ModelDeployConfig": job.request.get("ModelDeployConfig"),
         "ModelDeployResult": job.deploy_result,
+        "AutoMLJobArtifacts": {k: v for k, v in (job.reports or {}).items() if k.endswith("NotebookLocation")} or None,
     }
     if job.best_candidate:
         best = next((r for r in records if r.name == job.best_candidate["name"]), None)
@@ -231,5 +237,5 @@ def summary(job: JobRow, records: list[Candidate]) -> dict:
         "EndTime": timestamp(job.end_time),
         "LastModifiedTime": timestamp(job.last_modified_time),
         "FailureReason": job.failure_reason[:1024] if job.failure_reason else None,
-        "PartialFailureReasons": partial_failures(records) or None,
+        "PartialFailureReasons": partial_failures(job, records) or None,
     })

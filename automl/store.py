@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER NOT NULL,
     started_at REAL,
     spent_s REAL NOT NULL DEFAULT 0,
-    deploy_result TEXT
+    deploy_result TEXT,
+    reports TEXT
 );
 CREATE TABLE IF NOT EXISTS candidates (
     job_key TEXT NOT NULL,
@@ -137,6 +138,7 @@ class JobRow:
     started_at: float | None  # when the scheduler last admitted it: its budget's clock starts there
     spent_s: float  # time spent by earlier workers of a resumed job, counted against its budget
     deploy_result: dict | None  # ModelDeployResult, once the job's endpoint is deployed
+    reports: dict | None  # AutoMLJobArtifacts' locations, and the reports skipped with their reasons
 
 
 class Store:
@@ -202,6 +204,17 @@ class Store:
         with self.transaction() as db:
             db.execute(f"UPDATE jobs SET {columns} WHERE name_key = ?", (*fields.values(), name.lower()))
 
+    def note_reports(self, name: str, *, locations: dict[str, str] | None = None, skipped: str | None = None) -> None:
+        """Add AutoMLJobArtifacts' locations, or the reason a report was skipped, to the job's record of its
+        reports (read and written in one transaction: the worker and `automl report` may both add)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT reports FROM jobs WHERE name_key = ?", (name.lower(),)).fetchone()
+            reports = json.loads(row["reports"]) if row and row["reports"] else {}
+            reports |= locations or {}
+            if skipped and skipped not in reports.get("skipped", []):
+                reports["skipped"] = [*reports.get("skipped", []), skipped]
+            db.execute("UPDATE jobs SET reports = ? WHERE name_key = ?", (json.dumps(reports), name.lower()))
+
     def heartbeat(self, name: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE jobs SET heartbeat = ? WHERE name_key = ?", (time.time(), name.lower()))
@@ -247,13 +260,14 @@ def _job_row(row: sqlite3.Row) -> JobRow:
                   pid=row["pid"], pid_start=row["pid_start"],
                   heartbeat=row["heartbeat"], stop_requested=bool(row["stop_requested"]), queued=bool(row["queued"]),
                   seq=row["seq"], started_at=row["started_at"], spent_s=row["spent_s"],
-                  deploy_result=json.loads(row["deploy_result"]) if row["deploy_result"] else None)
+                  deploy_result=json.loads(row["deploy_result"]) if row["deploy_result"] else None,
+                  reports=json.loads(row["reports"]) if row["reports"] else None)
 
 
 def _add_missing_columns(db) -> None:
     """Stores made before a column existed gain it (with its default), so old jobs stay readable."""
     have = {r["name"] for r in db.execute("PRAGMA table_info(jobs)")}
     for column, declaration in (("started_at", "REAL"), ("spent_s", "REAL NOT NULL DEFAULT 0"),
-                                ("deploy_result", "TEXT")):
+                                ("deploy_result", "TEXT"), ("reports", "TEXT")):
         if column not in have:
             db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {declaration}")

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from automl import endpoints, scheduler
@@ -29,6 +30,7 @@ from automl.leaderboard import rank, to_csv
 from automl.metrics import METRICS
 from automl.problem import Mode
 from automl.processes import busy_cores
+from automl.reports import job_reports
 from automl.responses import saved_describe
 from automl.series import build_series
 from automl.serving import load_served
@@ -36,7 +38,7 @@ from automl.spec import JobPlan
 from automl.store import RUNNING, JobStatus, Store
 from automl.summary import definitions_markdown
 from runners import runner_for
-from runners.base import RunContext
+from runners.base import RunContext, Runner
 from runners.training import save_dataset
 
 HEARTBEAT_S = 1.0
@@ -98,7 +100,7 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
              "MaxRuntimePerTrainingJobInSeconds %d, MaxCandidates %s", name, os.getpid(), plan.mode.value,
              plan.max_job_runtime_s, budget.remaining_s(), plan.max_runtime_per_candidate_s, plan.max_candidates)
     stage(store, name, JobStatus.IN_PROGRESS, "AnalyzingData")
-    dataset = load_dataset(plan)
+    dataset = load_dataset(plan, job_reports.explore(store, plan, read_frame(plan.training)))
     if plan.problem_type is None:
         plan = plan.with_problem(dataset.problem_type)
         store.update_job(name, plan=plan.to_json())
@@ -112,18 +114,20 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
     runner = runner_for(plan.mode)()
     dataset_path = scratch_dir(store, name) / "dataset.joblib"
     save_dataset(dataset, dataset_path)
-    ctx = run_context(store, plan, dataset, dataset_path, budget, watch.stop.is_set)
+    ctx = run_context(store, plan, dataset, dataset_path, training_budget(budget), watch.stop.is_set)
     del dataset  # the runner holds it (and may trade it for a sample)
     if plan.definitions_only:
         definitions = runner.definitions(ctx)
         write_json(ctx.output.candidate_definitions, definitions)
         write_bytes(ctx.output.candidate_summary,
                     definitions_markdown(plan.name, plan.mode.value, definitions).encode())
+        job_reports.candidate_notebook(store, plan, store.job(name).request, definitions)
         stage(store, name, JobStatus.COMPLETED, "CandidateDefinitionsGenerated")
         return write_json(ctx.output.describe, saved_describe(store.job(name), []))
     stage(store, name, JobStatus.IN_PROGRESS, runner.secondary_status)
     reason = runner.run(ctx)
-    finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason)
+    finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason,
+           Reports(runner, ctx, budget.deadline))
 
 
 def run_forecast(store: Store, plan: ForecastPlan, budget: Budget, watch: Watch) -> None:
@@ -133,7 +137,7 @@ def run_forecast(store: Store, plan: ForecastPlan, budget: Budget, watch: Watch)
              "horizon %d at %s, quantiles %s", name, os.getpid(), plan.max_job_runtime_s, budget.remaining_s(),
              plan.horizon, plan.frequency, ",".join(plan.quantiles))
     stage(store, name, JobStatus.IN_PROGRESS, "AnalyzingData")
-    data = build_series(read_frame(plan.training), plan)
+    data = build_series(job_reports.explore_series(store, plan, read_frame(plan.training)), plan)
     log.info("%s: %d series (%d dropped as shorter than the horizon), %d rows, covariates %s", name,
              len(data.keys), data.dropped, len(data.history), ", ".join(data.covariates) or "none")
     if watch.stop.is_set():
@@ -141,11 +145,12 @@ def run_forecast(store: Store, plan: ForecastPlan, budget: Budget, watch: Watch)
     stage(store, name, JobStatus.IN_PROGRESS, "FeatureEngineering")
     dataset_path = scratch_dir(store, name) / "series.joblib"
     dump_model(str(dataset_path), data)
-    ctx = run_context(store, plan, data, dataset_path, budget, watch.stop.is_set)
+    ctx = run_context(store, plan, data, dataset_path, training_budget(budget), watch.stop.is_set)
     runner = runner_for(plan.mode)()
     stage(store, name, JobStatus.IN_PROGRESS, runner.secondary_status)
     reason = runner.run(ctx)
-    finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason)
+    finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason,
+           Reports(runner, ctx, budget.deadline))
 
 
 def run_context(store: Store, plan: JobPlan, dataset, dataset_path: Path, budget: Budget,
@@ -219,6 +224,21 @@ def job_budget(job, plan: JobPlan) -> Budget:
     return Budget(started, plan.max_job_runtime_s, plan.max_runtime_per_candidate_s, plan.max_candidates)
 
 
+def training_budget(budget: Budget) -> Budget:
+    """The runner's budget ends early by the time kept for the best candidate's reports."""
+    kept = job_reports.reserve_s(budget.max_job_runtime_s)
+    return replace(budget, max_job_runtime_s=max(1.0, budget.max_job_runtime_s - kept))
+
+
+@dataclass
+class Reports:
+    """What `finish` needs to report on the best candidate: the runner that made it, and the job's deadline."""
+
+    runner: Runner
+    ctx: RunContext
+    deadline: float
+
+
 def fair_share_threads(store: Store) -> int:
     """The cores split between the jobs running now, and no more than other processes leave free: OpenMP
     boosters slow down many times over when two jobs each claim every core, or when one claims a core another
@@ -234,8 +254,9 @@ def scratch_dir(store: Store, name: str) -> Path:
     return store.root / "scratch" / name.lower()
 
 
-def finish(store: Store, plan: JobPlan, reason: RunEnd) -> None:
-    """Pick the best finished candidate, write the outputs, then move the job to its terminal status."""
+def finish(store: Store, plan: JobPlan, reason: RunEnd, reports: Reports | None = None) -> None:
+    """Pick the best finished candidate, write the outputs and (unless the job was stopped) the best
+    candidate's reports, then move the job to its terminal status."""
     records = store.candidates(plan.name)
     output = JobOutput(plan.job_output)
     forecasting = isinstance(plan, ForecastPlan)
@@ -246,6 +267,12 @@ def finish(store: Store, plan: JobPlan, reason: RunEnd) -> None:
         write_bytes(output.leaderboard, to_csv(records, metric, plan.problem_type, plan.mode.value,
                                                FORECAST_METRIC_NAMES if forecasting else ()))
     status, secondary = ENDINGS[reason]
+    if best is not None and reports is not None and status is JobStatus.COMPLETED:
+        try:
+            best = report_on(store, plan, best, records, reports)
+        except Exception as exc:  # a report never fails its job
+            log.exception("%s: reports of %s failed", plan.name, best.name)
+            store.note_reports(plan.name, skipped=f"reports of {best.name} skipped: {type(exc).__name__}: {exc}")
     fields = {}
     if best is not None:
         copy_model(best.model_uri, output.best_model)
@@ -275,6 +302,28 @@ def finish(store: Store, plan: JobPlan, reason: RunEnd) -> None:
     elif fields.get("failure_reason"):
         log.error("%s: %s", plan.name, fields["failure_reason"])
     write_json(output.describe, saved_describe(store.job(plan.name), store.candidates(plan.name)))
+
+
+def report_on(store: Store, plan: JobPlan | ForecastPlan, best: Candidate, records: list[Candidate],
+              reports: Reports) -> Candidate:
+    """The best candidate's model insights and explainability, and the candidate definition notebook; the best
+    candidate recorded again with its reports' locations."""
+    if isinstance(plan, ForecastPlan):
+        stage(store, plan.name, JobStatus.IN_PROGRESS, "GeneratingModelInsightsReport")
+        best = job_reports.forecast_reports(store, plan, best)
+    else:
+        job_reports.candidate_notebook(store, plan, store.job(plan.name).request, job_reports.definitions_of(records))
+        stage(store, plan.name, JobStatus.IN_PROGRESS, "GeneratingModelInsightsReport")
+        held = reports.runner.held_out(reports.ctx, best)
+        if held is None:
+            return best
+        job_reports.keep_held_out(reports.ctx.output, held, {best.name: held.prediction} | reports.runner
+                                  .held_out_predictions(reports.ctx, [r for r in records if r.name != best.name]))
+        best = job_reports.candidate_reports(store, plan, best, held, reports.deadline,
+                                             on_explain=lambda: stage(store, plan.name, JobStatus.IN_PROGRESS,
+                                                                      "GeneratingExplainabilityReport"))
+    store.put_candidate(plan.name, best)
+    return best
 
 
 def deploy(store: Store, plan: JobPlan | ForecastPlan, best: Candidate, endpoint: str) -> None:

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
+
 from automl.artifacts import JobOutput
 from automl.budget import Budget
 from automl.candidate import Candidate, RunEnd
 from automl.dataset import Dataset
+from automl.held_out import HeldOut
 from automl.spec import JobPlan
 
 
@@ -48,3 +51,14 @@ class Runner(ABC):
     @abstractmethod
     def run(self, ctx: RunContext) -> RunEnd:
         """Train candidates until done, capped, out of time or stopped; return the reason it ended."""
+
+    def held_out(self, ctx: RunContext, record: Candidate) -> HeldOut | None:
+        """Called by the worker after `run`, before the job's scratch folder goes: the rows `record` (a Completed
+        candidate of this run) was scored on and its predictions of them, for its model insights; None when the
+        runner cannot say."""
+        return None
+
+    def held_out_predictions(self, ctx: RunContext, records: list[Candidate]) -> dict[str, np.ndarray]:
+        """The same rows' predictions of those other candidates that the runner has at hand (no model is run),
+        kept so their insights can be made on request after the job."""
+        return {}

@@ -16,7 +16,9 @@ from dataclasses import replace
 import numpy as np
 
 import algorithms
+from automl.artifacts import load_model
 from automl.candidate import Candidate, CandidateStatus, RunEnd, definition
+from automl.held_out import HeldOut
 from runners.bagging import FitFolds, FitFull, SaveFullEnsemble, Scratch, first_layer, fold_count, next_layer
 from runners.base import RunContext, Runner
 from runners.ensemble import StackEnsemble
@@ -51,7 +53,67 @@ class EnsemblingRunner(Runner):
                                          "Columns": {n: k.value for n, k in ctx.dataset.kinds.items()}})
 
     def run(self, ctx: RunContext) -> RunEnd:
-        return _Job(ctx, self.definitions(ctx)).run()
+        self._job = _Job(ctx, self.definitions(ctx))
+        return self._job.run()
+
+    def held_out(self, ctx: RunContext, record: Candidate) -> HeldOut | None:
+        """The rows the candidate's metrics came from: out-of-fold predictions of the scored folds, or its
+        predictions of the validation channel; a refit without a validation channel shows its source's."""
+        job = getattr(self, "_job", None)
+        if job is None:
+            return None
+        data = job.layer1
+        by_name = ctx.recorded()
+        if data.X_score is not None:
+            return HeldOut(data.problem_type, data.classes, data.positive_index, data.X_score, data.y_score,
+                           data.w_score, _validation_prediction(job, record, by_name), "the validation channel")
+        while record.definition.get("RefitOf") in by_name:
+            record = by_name[record.definition["RefitOf"]]
+        rows = data.scored_rows
+        source = "out-of-fold predictions" if len(data.scored_folds) == job.k else "hold-out fold predictions"
+        return HeldOut(data.problem_type, data.classes, data.positive_index, data.X.iloc[rows].reset_index(drop=True),
+                       data.y[rows], None if data.w is None else data.w[rows],
+                       _blend(record, lambda name: np.load(job.scratch.oof(name))[rows]), source)
+
+    def held_out_predictions(self, ctx: RunContext, records: list[Candidate]) -> dict[str, np.ndarray]:
+        job = getattr(self, "_job", None)
+        if job is None:
+            return {}
+        by_name = ctx.recorded()
+        found = {r.name: _saved_prediction(job, r, by_name) for r in records if r.completed}
+        return {name: p for name, p in found.items() if p is not None}
+
+
+def _saved_prediction(job: _Job, record: Candidate, by_name: dict[str, Candidate]) -> np.ndarray | None:
+    """A candidate's held-out prediction from the scratch folder alone, or None when a model would have to run
+    (a refit scored on the validation channel)."""
+    data = job.layer1
+    while data.X_score is None and record.definition.get("RefitOf") in by_name:
+        record = by_name[record.definition["RefitOf"]]
+    names = list(record.weights) if record.algorithm == "weighted-ensemble" else [record.name]
+    paths = {n: job.scratch.score(n) if data.X_score is not None else job.scratch.oof(n) for n in names}
+    if not all(p.exists() for p in paths.values()):
+        return None
+    rows = None if data.X_score is not None else data.scored_rows
+    return _blend(record, lambda name: np.load(paths[name]) if rows is None else np.load(paths[name])[rows])
+
+
+def _blend(record: Candidate, prediction) -> np.ndarray:
+    """A weighted ensemble's prediction is its members' weighted sum; any other candidate's is its own."""
+    if record.algorithm == "weighted-ensemble":
+        return sum(w * prediction(name) for name, w in record.weights.items())
+    return prediction(record.name)
+
+
+def _validation_prediction(job: _Job, record: Candidate, by_name: dict[str, Candidate]) -> np.ndarray:
+    """A bag's validation-channel prediction was saved when it was scored; a refit was scored by predicting
+    the channel, which is done again from its model."""
+    def prediction(name: str) -> np.ndarray:
+        saved = job.scratch.score(name)
+        if saved.exists():
+            return np.load(saved)
+        return load_model(by_name[name].model_uri).predict_raw(job.layer1.X_score)
+    return _blend(record, prediction)
 
 
 class _Job:

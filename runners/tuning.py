@@ -23,9 +23,10 @@ import numpy as np
 
 import algorithms
 from algorithms.base import FULL_RESOURCE, Pruned
-from automl.artifacts import JobOutput, read_bytes
+from automl.artifacts import JobOutput, load_model, read_bytes
 from automl.candidate import Candidate, CandidateStatus, RunEnd
 from automl.dataset import Dataset
+from automl.held_out import HeldOut
 from automl.metrics import METRICS
 from runners import study as studies
 from runners.base import RunContext, Runner
@@ -181,6 +182,17 @@ class TuningRunner(Runner):
             if ended:
                 return ended
         return reason
+
+    def held_out(self, ctx: RunContext, record: Candidate) -> HeldOut | None:
+        """Every candidate of the mode is scored on the same validation rows (a sample of at most
+        VALIDATION_ROWS); its model predicts them again."""
+        data = ctx.dataset
+        rows = sample_rows(len(data.y_valid), VALIDATION_ROWS)
+        X = data.X_valid.iloc[rows].reset_index(drop=True)
+        return HeldOut(data.problem_type, data.classes, data.positive_index, X, data.y_valid[rows],
+                       None if data.w_valid is None else data.w_valid[rows],
+                       load_model(record.model_uri).predict_raw(X),
+                       "the validation channel" if data.validation_given else "the validation rows")
 
     def join(self, ctx: RunContext) -> RunEnd:
         """Another worker's share of the same study: trials only; the job's own worker ends the job."""

@@ -50,6 +50,17 @@ def number(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+@dataclass(frozen=True)
+class Link:
+    """A table cell that links somewhere (both parts escaped like any text)."""
+
+    label: str
+    href: str
+
+    def html(self) -> str:
+        return f'<a href="{text(self.href)}">{text(self.label)}</a>'
+
+
 @dataclass
 class Page:
     """An HTML report built part by part; `html()` is the whole file."""
@@ -78,7 +89,11 @@ class Page:
         return self
 
     def link(self, label: str, href: str) -> Page:
-        self.parts.append(f'<p><a href="{text(href)}">{text(label)}</a></p>')
+        self.parts.append(f"<p>{Link(label, href).html()}</p>")
+        return self
+
+    def nav(self, links: Sequence[Link]) -> Page:
+        self.parts.append("<nav>" + "".join(link.html() for link in links) + "</nav>")
         return self
 
     def table(self, rows: Sequence[dict], columns: Sequence[str] | None = None) -> Page:
@@ -93,7 +108,12 @@ class Page:
             for c in columns:
                 value = row.get(c)
                 numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-                cells.append(f'<td class="num">{number(value)}</td>' if numeric else f"<td>{text(value)}</td>")
+                if isinstance(value, Link):
+                    cells.append(f"<td>{value.html()}</td>")
+                elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Link) for v in value):
+                    cells.append("<td>" + " ".join(v.html() for v in value) + "</td>")
+                else:
+                    cells.append(f'<td class="num">{number(value)}</td>' if numeric else f"<td>{text(value)}</td>")
             body.append("<tr>" + "".join(cells) + "</tr>")
         self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
         return self

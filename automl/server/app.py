@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from automl.api import Client
 from automl.errors import AutoMLError
-from automl.server import protocol
+from automl.server import pages, protocol
 from automl.server.models import Models
 from automl.server.protocol import MAX_BODY_BYTES, WireError
 from automl.server.signing import SignedRequest, verify
@@ -111,6 +111,7 @@ def control_app(client: Client, models: Models, keys: dict[str, str]) -> Starlet
         Route("/endpoints/{name}/invocations", invoke, methods=["POST"]),
         Route("/ping", ping, methods=["GET"]),
         Route("/automl/endpoints", ports, methods=["GET"]),
+        *pages.routes(lambda: client.store, keys),
     ])
 
 
