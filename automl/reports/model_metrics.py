@@ -137,7 +137,7 @@ def regression_diagnostics(held: HeldOut) -> dict:
     mean = np.average(residual, weights=w)
     quantiles = np.quantile(residual, RESIDUAL_QUANTILES, weights=w, method="inverted_cdf")
     summary = {"mean": mean, "std": np.sqrt(np.average((residual - mean) ** 2, weights=w)),
-               "quantiles": {f"{q:g}": v for q, v in zip(RESIDUAL_QUANTILES, quantiles)}}
+               "quantiles": {f"{q:g}": v for q, v in zip(RESIDUAL_QUANTILES, quantiles, strict=True)}}
     covariance = np.cov(predicted, y, aweights=w)
     denominator = np.sqrt(covariance[0, 0] * covariance[1, 1])
     correlation = covariance[0, 1] / denominator if denominator > 0 else float("nan")
