@@ -14,9 +14,10 @@ import pytest
 
 from algorithms.recursive_lightgbm import RecursiveLightGBM
 from algorithms.seasonal_naive import SeasonalNaive
-from automl.artifacts import JobOutput, load_model
+from automl.artifacts import JobOutput, dump_model, load_model
 from automl.channels import ChannelSource
 from automl.forecast_metrics import score, weighted_quantile_losses
+from automl.forecast_model import ForecastEnsemble
 from automl.forecast_plan import ForecastPlan
 from automl.reports.forecast_insights import choose_series, write_forecast_insights
 from automl.series import build_series, is_holiday_column
@@ -150,6 +151,23 @@ def test_a_model_type_without_importances_says_its_impact_was_not_measured(job, 
                                       candidate="shop-seasonal-naive", model_uri=str(tmp_path / "absent.joblib"))
     assert not without["covariate_impact"]["measured"]
     assert "model file was not found" in without["covariate_impact"]["reason"]
+
+
+def test_an_ensemble_weighs_its_boosted_members_and_names_the_others(job, tmp_path):
+    job_output, the_plan, _ = job
+    output = JobOutput(str(job_output))
+    ensemble = ForecastEnsemble({output.relative(output.model("recursive-lightgbm")): (0.75, 0.5),
+                                 output.relative(output.model("seasonal-naive")): (0.25, 0.5)}, ["p10", "p50", "p90"])
+    dump_model(output.model("weighted-ensemble"), ensemble)
+    metrics = write_forecast_insights(str(tmp_path), output.backtest("recursive-lightgbm"), the_plan,
+                                      candidate="shop-weighted-ensemble", model_uri=output.model("weighted-ensemble"))
+    impact = metrics["covariate_impact"]
+    alone = write_forecast_insights(str(tmp_path / "alone"), output.backtest("recursive-lightgbm"), the_plan,
+                                    candidate="shop-recursive-lightgbm")["covariate_impact"]
+    assert impact["measured"] and impact["measured_weight"] == 0.75
+    assert impact["covariate_share"] == pytest.approx(alone["covariate_share"])  # one measured member: its share
+    assert [m["model"] for m in impact["members"]] == ["recursive-lightgbm"]
+    assert "not measured for seasonal-naive (seasonal-naive ignores covariates" in impact["reason"]
 
 
 def test_series_choice_is_deterministic_and_covers_small_backtests(job):

@@ -46,7 +46,7 @@ def write_forecast_insights(folder_uri: str, backtest_uri: str, plan: ForecastPl
         "coverage": coverage(rows, quantiles),
         "plotted_series": [{"unique_id": uid, "series": labels[uid], "why": why} for uid, why in chosen],
         "covariate_impact": impact.to_json()})
-    images = {"backtest.png": backtest_png(rows, [uid for uid, _ in chosen], labels, quantiles, history),
+    images = {"backtest.png": backtest_png(rows, chosen, labels, quantiles, history),
               "coverage.png": coverage_png(metrics["coverage"])}
     write_bytes(join_uri(folder_uri, "metrics.json"), json.dumps(metrics, indent=1, allow_nan=False).encode())
     for name, data in images.items():

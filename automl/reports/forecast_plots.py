@@ -12,10 +12,11 @@ from automl.reports.page import figure, png
 CONTEXT_HORIZONS = 2  # history shown before the first window, in horizons
 
 
-def backtest_png(rows: pd.DataFrame, series: list[str], labels: dict[str, str], quantiles: list[str],
+def backtest_png(rows: pd.DataFrame, chosen: list[tuple[str, str]], labels: dict[str, str], quantiles: list[str],
                  history: pd.DataFrame | None) -> bytes:
-    """Per series: the actuals (with some history before when given), the median forecast of each window and the
-    band between the outer quantiles."""
+    """Per (series, why it was chosen): the actuals (with some history before when given), the median forecast of
+    each window and the band between the outer quantiles."""
+    series = [uid for uid, _ in chosen]
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
     columns = min(3, len(series))
@@ -24,7 +25,7 @@ def backtest_png(rows: pd.DataFrame, series: list[str], labels: dict[str, str], 
     axes = np.atleast_1d(fig.subplots(lines, columns, squeeze=False)).ravel()
     point = "p50" if "p50" in quantiles else "mean"
     low, high = quantiles[0], quantiles[-1]
-    for ax, uid in zip(axes, series, strict=False):
+    for ax, (uid, why) in zip(axes, chosen, strict=False):
         own = rows[rows["unique_id"] == uid].sort_values("ds")
         if history is not None:
             before = history[(history["unique_id"] == uid) & (history["ds"] < own["ds"].min())].sort_values("ds")
@@ -40,7 +41,7 @@ def backtest_png(rows: pd.DataFrame, series: list[str], labels: dict[str, str], 
         locator = AutoDateLocator(maxticks=5)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        ax.set_title(label(labels.get(uid, uid), 40), fontsize=10)
+        ax.set_title(f"{label(labels.get(uid, uid), 40)} ({why})", fontsize=10)
     for ax in axes[len(series):]:
         ax.set_axis_off()
     if series:
