@@ -62,6 +62,12 @@ class RecursiveLightGBM(Forecaster):
         quantiles = (z[:, :, None] + self.residuals_[None]) * scale[:, None, None] + loc[:, None, None]
         return forecast_frame(self.task, index, self.data_, mean, quantiles)
 
+    def feature_names(self) -> list[str]:
+        """The booster's columns in the order `_rows` builds them, so its importances can be read per feature."""
+        named = ["item", "log_scale", *[f"lag_{lag}" for lag in self.lags_],
+                 *[f"rolling_mean_{w}" for w in self.windows_], *self.task.covariates]
+        return named + [f"calendar_{i + 1}" for i in range(self.booster_.num_feature() - len(named))]
+
     def _train(self, X, target, valid, rounds, deadline, threads):
         import lightgbm as lgb
 
