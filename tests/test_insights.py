@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import struct
-import time
 from pathlib import Path
 
 import numpy as np
@@ -221,17 +220,12 @@ def test_notes_name_a_class_never_predicted_and_poor_calibration(tmp_path, multi
     assert "poorly calibrated" in report and "never predicted" not in report
 
 
-def test_30k_binary_rows_take_under_a_second_and_a_half(tmp_path):
+def test_30k_weighted_rows_keep_every_row_in_the_metrics_and_thin_the_curves(tmp_path):
+    """Timing belongs to benchmarks/reports.py; here: metrics on all rows, curves cut to at most 200 points."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 30_000)
     p = np.clip(0.35 * y + rng.uniform(0, 0.65, len(y)), 0, 1)
     held = HeldOut(ProblemType.BINARY, ["no", "yes"], 1, pd.DataFrame({"x": p}), y, rng.uniform(0.5, 2, len(y)),
                    np.column_stack([1 - p, p]), "out-of-fold predictions")
-    write_insights(str(tmp_path / "warm"), held.sample(500), candidate="c", objective="F1")
-    seconds = []
-    for _ in range(2):  # the better of two: the machine is shared, and a neighbour's burst is not this code's time
-        started = time.perf_counter()
-        metrics = write_insights(str(tmp_path / "big"), held, candidate="c", objective="F1")
-        seconds.append(time.perf_counter() - started)
-    assert min(seconds) < 1.5, seconds
+    metrics = write_insights(str(tmp_path / "big"), held, candidate="c", objective="F1")
     assert metrics["rows"] == 30_000 and len(metrics["roc"][0]["fpr"]) <= 200
