@@ -310,7 +310,7 @@ def report_on(store: Store, plan: JobPlan | ForecastPlan, best: Candidate, recor
     candidate recorded again with its reports' locations."""
     if isinstance(plan, ForecastPlan):
         stage(store, plan.name, JobStatus.IN_PROGRESS, "GeneratingModelInsightsReport")
-        best = job_reports.forecast_reports(store, plan, best)
+        best = job_reports.forecast_reports(store, plan, best, reports.ctx.dataset.history)
     else:
         job_reports.candidate_notebook(store, plan, store.job(plan.name).request, job_reports.definitions_of(records))
         stage(store, plan.name, JobStatus.IN_PROGRESS, "GeneratingModelInsightsReport")

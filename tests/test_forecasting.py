@@ -68,6 +68,11 @@ def test_forecasting_job_backtests_ensembles_and_forecasts_every_series(sm, sale
     values = {c["CandidateName"]: c["FinalAutoMLJobObjectiveMetric"]["Value"] for c in candidates}
     assert best["FinalAutoMLJobObjectiveMetric"]["MetricName"] == "AverageWeightedQuantileLoss"
     assert best["FinalAutoMLJobObjectiveMetric"]["Value"] == min(values.values())
+    # the reports that apply to forecasting: the series' exploration, the best model's backtests and coverage
+    assert Path(answer["AutoMLJobArtifacts"]["DataExplorationNotebookLocation"].removeprefix("file://")).is_file()
+    insights = Path(best["CandidateProperties"]["CandidateArtifactLocations"]["ModelInsights"].removeprefix("file://"))
+    coverage = json.loads((insights / "metrics.json").read_text())["coverage"]
+    assert (insights / "backtest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and coverage
 
     job = out / "sales"
     board = pd.read_csv(job / "leaderboard.csv")

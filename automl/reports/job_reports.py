@@ -199,7 +199,7 @@ def _explainability_skipped(folder: str, candidate: str, reason: str) -> None:
     write_bytes(join_uri(folder, "report.html"), page.html().encode())
 
 
-def forecast_reports(store: Store, plan, record: Candidate) -> Candidate:
+def forecast_reports(store: Store, plan, record: Candidate, history: pd.DataFrame | None = None) -> Candidate:
     """A forecasting candidate's insights: backtest plots, quantile coverage, covariates' and holidays' impact
     (its explainability, as Autopilot's forecasting reports define it)."""
     output = JobOutput(plan.job_output)
@@ -208,7 +208,7 @@ def forecast_reports(store: Store, plan, record: Candidate) -> Candidate:
         from automl.reports import forecast_insights
 
         forecast_insights.write_forecast_insights(output.insights(record.name), record.backtest_uri, plan,
-                                                  candidate=record.name)
+                                                  candidate=record.name, history=history, model_uri=record.model_uri)
         log.info("%s: forecast insights of %s written in %.2f s", plan.name, record.name, time.time() - began)
     except Exception as exc:
         _skip(store, plan.name, f"model insights of {record.name}", exc)
