@@ -18,6 +18,7 @@ from automl.artifacts import JobOutput, dump_model
 from automl.cli import main
 from automl.columns import ColumnKind, resolve_kinds
 from automl.errors import ValidationException
+from automl.model import BaggedModel
 from automl.problem import ProblemType
 from automl.reports.explain import ExplainTimeout, explain, top_contributions
 from automl.reports.explainability import write_explainability
@@ -101,6 +102,19 @@ def test_tree_shap_adds_up_for_lightgbm_with_native_categories(cancer):
     margin = booster.predict(encoded, raw_score=True, num_iteration=booster.best_iteration)
     np.testing.assert_allclose(explanation.predicted(), margin, atol=1e-4)
     assert explanation.explains == "the log-odds of 1"
+
+
+def test_a_bag_of_trees_explains_the_mean_of_its_folds_margins(cancer, xgb_binary):
+    X, y = cancer
+    other = fit_model(XGBoost, {"max_depth": 3}, ProblemType.BINARY, xgb_binary.kinds, [0, 1], 1,
+                      (X.iloc[169:], y[169:], None), None, None)
+    bag = BaggedModel(ProblemType.BINARY, [0, 1], [xgb_binary, other])
+    frame = X.iloc[400:450]
+    explanation = explain(bag, frame, deadline=time.time() + 30)
+    assert explanation.method == "tree-shap" and explanation.explains.startswith("the mean over the bag's 2 folds")
+    mean_margin = (_margin(xgb_binary, frame) + other.algorithm.booster_.predict(
+        xgb.DMatrix(other.preprocessor.transform(other.prepared(frame))), output_margin=True)) / 2
+    np.testing.assert_allclose(explanation.predicted(), mean_margin, atol=1e-4)
 
 
 def test_source_columns_map_one_hot_levels_indicators_and_text_terms(linear, cancer):

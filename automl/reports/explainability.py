@@ -73,6 +73,9 @@ def summary_png(explanation: Explanation) -> bytes:
     signed = values.ndim == 2
     if not signed:
         values = np.abs(values).sum(axis=2)
+    from matplotlib import colormaps
+
+    colours = colormaps["coolwarm"].with_extremes(bad="#9a9a9a")
     fig = figure(WIDTH_INCHES, 1.5 + 0.35 * len(top))
     ax = fig.add_subplot()
     jitter = np.random.default_rng(0).uniform(-0.3, 0.3, explanation.rows)
@@ -81,7 +84,7 @@ def summary_png(explanation: Explanation) -> bytes:
         cells = explanation.frame[column]
         ordered = pd.api.types.is_numeric_dtype(cells) or pd.api.types.is_datetime64_any_dtype(cells)
         colour = cells.rank(pct=True).to_numpy(dtype=float) if ordered else np.full(len(cells), np.nan)
-        ax.scatter(values[:, j], y + jitter, c=colour, cmap="coolwarm", vmin=0, vmax=1, s=8, plotnonfinite=True)
+        ax.scatter(values[:, j], y + jitter, c=colour, cmap=colours, vmin=0, vmax=1, s=8, plotnonfinite=True)
     ax.set_yticks(range(len(top)), [str(c) for c in top])
     ax.axvline(0, color="#888", linewidth=0.8)
     ax.set_xlabel(f"SHAP value ({explanation.output})" if signed else "|SHAP| summed over classes")
