@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import joblib
 
-from algorithms.base import Algorithm, Task, past
+from algorithms.base import Algorithm, ShapTree, Task, past
 
 CHUNK_TREES = 50
 NODE_BYTES = 60
@@ -64,6 +64,10 @@ class Forest(Algorithm):
             if self.task.is_classification:
                 return self.model_.predict_proba(X)
             return self.model_.predict(X)
+
+    def shap_tree(self) -> ShapTree:
+        """A forest averages its trees' leaf values: class probabilities, or the value for regression."""
+        return ShapTree(self.model_, "probability" if self.task.is_classification else "value")
 
     def describe_fit(self) -> dict:
         return {"trees": int(self.model_.n_estimators)}

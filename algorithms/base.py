@@ -46,6 +46,16 @@ class Task:
         return self.problem_type.is_classification
 
 
+@dataclass(frozen=True)
+class ShapTree:
+    """A fitted tree ensemble `shap.TreeExplainer` reads exactly, and what its SHAP values add up to: "margin"
+    (log-odds for binary, per class for multiclass), "probability" (per class) or "value" (regression)."""
+
+    model: object
+    output: str
+    data: Callable | None = None  # the encoded matrix as the explainer's library takes it, when not an array
+
+
 class Algorithm(ABC):
     name: ClassVar[str]
     modes: ClassVar[tuple[str, ...]]
@@ -94,6 +104,10 @@ class Algorithm(ABC):
             return self.predict_proba(X).argmax(axis=1)
         return np.asarray(self._predict_raw(X), dtype=float)
 
+    def shap_tree(self) -> ShapTree | None:
+        """The model as exact tree SHAP sees it; None where only a model-agnostic explainer applies."""
+        return None
+
     def describe_fit(self) -> dict:
         """Facts about the fitted model worth recording in the candidate definition (e.g. rounds used)."""
         return {}
@@ -111,6 +125,11 @@ class Algorithm(ABC):
 
 class Boosting(Algorithm):
     """Boosters stop early on the validation fold; a refit on all rows grows the folds' mean round count."""
+
+    @property
+    def raw_output(self) -> str:
+        """What a booster's raw score is: the margin of a class, or the value itself for regression."""
+        return "margin" if self.task.is_classification else "value"
 
     DEFAULT_ROUNDS: ClassVar[int] = 300  # without a validation fold or a refit count
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from algorithms.base import EARLY_STOPPING_ROUNDS, Boosting, Task, past
+from algorithms.base import EARLY_STOPPING_ROUNDS, Boosting, ShapTree, Task, past
 
 MISSING_CATEGORY = -1  # catboost wants category codes as integers; NaN (missing or unseen) becomes its own level
 
@@ -66,6 +66,10 @@ class CatBoost(Boosting):
         if self.task.is_classification:
             return self.model_.predict_proba(pool)
         return self.model_.predict(pool)
+
+    def shap_tree(self) -> ShapTree:
+        """catboost computes the values itself from a Pool holding the category codes as integers."""
+        return ShapTree(self.model_, self.raw_output, self._pool)
 
     def describe_fit(self) -> dict:
         return {"rounds": int(self.model_.tree_count_)}

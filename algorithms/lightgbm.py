@@ -1,7 +1,7 @@
 """lightgbm: gradient-boosted trees with native categorical splits and early stopping on the validation set."""
 from __future__ import annotations
 
-from algorithms.base import EARLY_STOPPING_ROUNDS, Boosting, Task, past
+from algorithms.base import EARLY_STOPPING_ROUNDS, Boosting, ShapTree, Task, past
 
 SMALL_BATCH_ROWS = 256
 
@@ -49,6 +49,13 @@ class LightGBM(Boosting):
         # trees (adult, one row, five folds: 4.4 ms a fold on two threads).
         threads = {"num_threads": 1} if X.shape[0] <= SMALL_BATCH_ROWS else {}
         return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None, **threads)
+
+    def shap_tree(self) -> ShapTree:
+        """A copy cut at the best iteration: the explainer asks lightgbm for every iteration, `_predict_raw` for
+        the best ones."""
+        import lightgbm as lgb
+
+        return ShapTree(lgb.Booster(model_str=self.booster_.model_to_string()), self.raw_output)
 
     def describe_fit(self) -> dict:
         return {"rounds": int(self.booster_.best_iteration or self.booster_.current_iteration())}

@@ -4,7 +4,7 @@ Its tuning fidelity is boosting rounds: one progress step per ROUNDS_PER_STEP ro
 """
 from __future__ import annotations
 
-from algorithms.base import EARLY_STOPPING_ROUNDS, FULL_RESOURCE, Boosting, Task, past
+from algorithms.base import EARLY_STOPPING_ROUNDS, FULL_RESOURCE, Boosting, ShapTree, Task, past
 
 ROUNDS_PER_STEP = 10
 
@@ -64,6 +64,11 @@ class XGBoost(Boosting):
         best = getattr(self.booster_, "best_iteration", None)
         rounds = (0, best + 1) if best is not None else (0, 0)
         return self.booster_.predict(xgb.DMatrix(X), iteration_range=rounds)
+
+    def shap_tree(self) -> ShapTree:
+        """The rounds up to the best one, as `_predict_raw` uses them (the explainer would read every tree)."""
+        best = getattr(self.booster_, "best_iteration", None)
+        return ShapTree(self.booster_ if best is None else self.booster_[: best + 1], self.raw_output)
 
     def describe_fit(self) -> dict:
         best = getattr(self.booster_, "best_iteration", None)

@@ -30,6 +30,8 @@ from automl.spec_v2 import check_text_problem, field_paths, resolve_v2
 from automl.store import TERMINAL, JobStatus, Store, name_in_use
 from runners import runner_for
 
+PREDICT_EXPLAIN_SECONDS = 300.0  # a permutation explainer's budget for every row of one predict call
+
 
 class Client:
     """Mirrors boto3's SageMaker client for the Autopilot operations; `.exceptions` holds the error classes."""
@@ -230,15 +232,32 @@ class Client:
         with integrity.keys_of(self.store.root):
             return report(self.store, name, candidate)
 
-    def predict(self, name: str, data, candidate: str | None = None) -> pd.DataFrame:
+    def predict(self, name: str, data, candidate: str | None = None, explain: int = 0) -> pd.DataFrame:
         """Score a DataFrame or a data location with the job's best candidate, or any Completed `candidate` of
-        it (Autopilot's inference keys); for a forecasting job, forecast the series in `data`."""
+        it (Autopilot's inference keys); for a forecasting job, forecast the series in `data`. `explain` > 0 adds
+        each row's `explanation`: its that many largest SHAP contributions (`automl.reports.explain`)."""
+        if isinstance(explain, bool) or not isinstance(explain, int) or explain < 0:
+            raise field_error("explain", "must be a whole number of columns, 0 for none", explain)
         with integrity.keys_of(self.store.root):
             if isinstance(load_plan(self.store.job(name).plan), ForecastPlan):
+                if explain:
+                    raise field_error("explain", "is not available for forecasting jobs", explain)
                 from automl.forecast_model import predict_forecast  # the forecasting model package
 
                 return predict_forecast(self.store, name, data, candidate)
-            return job_model(self.store, name, candidate).infer(read_any(data))
+            model, frame = job_model(self.store, name, candidate), read_any(data)
+            answer = model.infer(frame)
+            if not explain:
+                return answer
+            from automl.reports.explain import ExplainTimeout, top_contributions  # imports shap only when asked
+
+            deadline = time.time() + PREDICT_EXPLAIN_SECONDS
+            try:
+                explained = top_contributions(model.model, frame, explain, deadline=deadline)
+            except ExplainTimeout as exc:
+                raise field_error("explain", f"cannot explain these rows in {PREDICT_EXPLAIN_SECONDS:.0f} s ({exc}); "
+                                  "send fewer rows at a time") from None
+            return answer.join(explained)
 
 
 OPERATIONS = {name: xform_name(name) for name in (
@@ -339,5 +358,5 @@ def wait(name: str, timeout: float | None = None) -> dict:
     return _shared().wait(name, timeout)
 
 
-def predict(name: str, data, candidate: str | None = None) -> pd.DataFrame:
-    return _shared().predict(name, data, candidate)
+def predict(name: str, data, candidate: str | None = None, explain: int = 0) -> pd.DataFrame:
+    return _shared().predict(name, data, candidate, explain)

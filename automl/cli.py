@@ -5,7 +5,7 @@
     automl create-auto-ml-job-v2 --cli-input-json file://request-v2.json   # tabular, text, time series
     automl describe-auto-ml-job-v2 --auto-ml-job-name my-job
     automl run data.csv --target label --max-runtime 300
-    automl predict --job my-job --input new.csv --output predictions.csv [--candidate my-job-lightgbm-L1]
+    automl predict --job my-job --input new.csv --output predictions.csv [--candidate my-job-lightgbm-L1] [--explain 3]
     automl transform --job my-job --input data/ --output scored/   # batch transform: one .out per file
     automl resume my-job            # a tuning job whose worker died: continue its study
     automl join my-job              # one more worker for a running tuning job's study
@@ -26,7 +26,7 @@ from botocore import xform_name
 from automl import api
 from automl.artifacts import read_bytes
 from automl.contract import input_shape, output_shape
-from automl.errors import AutoMLError
+from automl.errors import AutoMLError, renamed_fields
 from automl.progress import ProgressPrinter, TransformProgress
 from automl.shorthand import load_value
 from automl.transform import CHUNK_ROWS, transform
@@ -137,8 +137,9 @@ def _finish(client: api.Client, name: str, timeout: float | None) -> int:
 
 
 def _predict(client: api.Client, args) -> int:
-    frame = client.predict(args.job, args.input, candidate=args.candidate)
-    for column in ("probabilities", "labels"):
+    with renamed_fields([("explain", "--explain")]):
+        frame = client.predict(args.job, args.input, candidate=args.candidate, explain=args.explain)
+    for column in ("probabilities", "labels", "explanation"):
         if column in frame:
             frame[column] = frame[column].map(json.dumps)
     if args.output is None:
@@ -202,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--candidate", help="any Completed candidate of the job (default: the best)")
     predict.add_argument("--input", required=True)
     predict.add_argument("--output", help="CSV or .parquet file (default: CSV on stdout)")
+    predict.add_argument("--explain", type=int, nargs="?", const=3, default=0, metavar="K",
+                         help="add each row's K (default 3) largest SHAP contributions as an explanation column")
     report = subparsers.add_parser("report", help="where a job's reports are (exploration, candidate notebook, "
                                    "model insights, explainability); --candidate makes a candidate's on request")
     report.add_argument("name")

@@ -21,7 +21,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
     OneHotEncoder,
@@ -180,8 +180,41 @@ class Preprocessor:
             names += [f"{columns[0]}:{n}" for n in out] if part.startswith("text:") else out
         return np.asarray(names, dtype=object)
 
+    def source_columns(self) -> list[str]:
+        """The original column behind each transformed column, in output order: SHAP values of encoded columns sum
+        into their column. Read from each part's fitted structure, never parsed from output names (a column may be
+        called `a_b` beside `a`)."""
+        sources = []
+        for part, step, columns in self.transformer_.transformers_:
+            span = self.transformer_.output_indices_[part]
+            if span.stop == span.start:
+                continue
+            columns = list(columns)
+            out = columns * (span.stop - span.start) if len(columns) == 1 else _part_sources(part, step, columns)
+            if len(out) != span.stop - span.start:
+                raise RuntimeError(f"{part}: {len(out)} sources for {span.stop - span.start} transformed columns")
+            sources += out
+        return sources
+
     def transform(self, X: pd.DataFrame):
         out = self.transformer_.transform(X[list(self.kinds)])
         if sparse.issparse(out):
             return out.tocsr().astype(np.float32)
         return np.asarray(out, dtype=np.float32)
+
+
+def _part_sources(part: str, step, columns: list[str]) -> list[str]:
+    """A several-column part's outputs: numbers then their missing indicators, one-hot levels per column (rare
+    ones grouped into one), calendar parts per datetime; every other part is one-to-one."""
+    if part == "numeric" and isinstance(step, Pipeline):
+        indicator = step[0].indicator_
+        return columns + ([] if indicator is None else [columns[i] for i in indicator.features_])
+    if part == "categorical" and isinstance(step[-1], OneHotEncoder):
+        encoder = step[-1]
+        infrequent = getattr(encoder, "infrequent_categories_", [None] * len(columns))
+        counts = [len(levels) - (0 if rare is None else len(rare) - 1)
+                  for levels, rare in zip(encoder.categories_, infrequent, strict=True)]
+        return [c for c, count in zip(columns, counts, strict=True) for _ in range(count)]
+    if part == "datetime":
+        return [c for c in columns for _ in DATETIME_PARTS]
+    return columns
