@@ -44,7 +44,7 @@ def job(tmp_path_factory):
     previous = os.environ.get("AUTOML_HOME")
     os.environ["AUTOML_HOME"] = str(home)
     frame = pd.read_csv(BREAST_CANCER)
-    frame[HTML_NAME] = np.where(frame["mean radius"] > 14, "large <b>", "small")
+    frame[HTML_NAME] = np.where(frame["mean_radius"] > 14, "large <b>", "small")
     frame.iloc[:420].to_csv(root / "train.csv", index=False)
     frame.iloc[420:].to_csv(root / "valid.csv", index=False)
     body = request(root / "train.csv", name=JOB, output=root / "out",

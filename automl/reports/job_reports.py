@@ -173,14 +173,14 @@ def candidate_reports(store: Store, plan, record: Candidate, held: HeldOut, dead
     began = time.time()
     folder = output.explainability(record.name)
     try:
-        from automl.reports import explain
+        from automl.reports import explain, explainability
 
         if deadline - time.time() < EXPLAIN_MIN_S:
             raise explain.ExplainTimeout(f"{max(0.0, deadline - time.time()):.1f} s of the job's budget were left, "
                                          f"too few for SHAP values")
         rows = held.sample(EXPLAIN_ROWS)
         explanation = explain.explain(load_model(record.model_uri), rows.X, deadline=deadline)
-        explain.write_explainability(folder, explanation, candidate=record.name)
+        explainability.write_explainability(folder, explanation, candidate=record.name, source=held.source)
         log.info("%s: explainability of %s (%s, %d rows) written in %.2f s", plan.name, record.name,
                  explanation.method, explanation.rows, time.time() - began)
     except Exception as exc:
