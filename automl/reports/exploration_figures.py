@@ -63,7 +63,7 @@ def missing_plot(columns: list[dict]) -> bytes | None:
     missing = sorted((c for c in columns if c["missing_share"] > 0), key=lambda c: -c["missing_share"])[:30]
     if not missing:
         return None
-    fig = figure(7, max(2.5, 0.28 * len(missing) + 1))
+    fig = figure(7, max(3.0, 0.28 * len(missing) + 1))
     ax = fig.add_subplot()
     _bars(ax, [c["name"] for c in missing], [c["missing_share"] for c in missing], "share of rows missing")
     ax.set_xlim(0, 1)
@@ -76,7 +76,7 @@ def histograms_plot(series: list[tuple[str, dict]]) -> bytes | None:
     if not series:
         return None
     rows = math.ceil(len(series) / GRID_COLUMNS)
-    fig, axes = _grid(10, 2.4 * rows + 0.4, rows, GRID_COLUMNS)
+    fig, axes = _grid(10, max(3.0, 2.4 * rows + 0.4), rows, GRID_COLUMNS)
     for ax, (title, hist) in zip(axes, series, strict=False):
         _histogram(ax, hist, title)
     for ax in axes[len(series):]:
@@ -104,7 +104,7 @@ def series_plot(examples: list[dict]) -> bytes | None:
     """A few series' recent history: {"id", "ds": [...], "y": [...]} each."""
     if not examples:
         return None
-    fig = figure(10, 2.2 * len(examples))
+    fig = figure(10, max(3.0, 2.2 * len(examples)))
     for i, example in enumerate(examples):
         ax = fig.add_subplot(len(examples), 1, i + 1)
         ax.plot(range(len(example["y"])), example["y"], color="#4c72b0", linewidth=1)

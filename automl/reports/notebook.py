@@ -169,12 +169,12 @@ print("series shorter than the horizon:", int((lengths < HORIZON).sum()))
 lengths.describe()'''
 
 SERIES_STATS = '''target = pd.to_numeric(df[TARGET], errors="coerce")
-per_series = pd.DataFrame({{
+per_series = pd.DataFrame({
     "rows": lengths,
     "missing_target": target.isna().groupby([df[k] for k in KEYS], sort=False).sum(),
     "zero_share": target.eq(0).groupby([df[k] for k in KEYS], sort=False).mean(),
     "median_step": groups[TIMESTAMP].apply(lambda s: s.diff().median()),
-}})
+})
 per_series["zero_share"].plot.hist(bins=20, title="Share of zeros per series (intermittency)", figsize=(6, 3))
 plt.show()
 per_series.describe(include="all")'''

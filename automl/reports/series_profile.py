@@ -99,7 +99,7 @@ def _findings(out: dict, plan: ForecastPlan) -> list[dict]:
                              "demand better than point errors such as MAPE, which zeros make undefined."))
     for c in out["covariates"]:
         if c["missing_share"] > 0:
-            found.append(finding("covariate_missing", c["name"], f"{c['raw_missing_share']:.1%} of the covariate's "
+            found.append(finding("covariate_missing", c["name"], f"{c['missing_share']:.1%} of the covariate's "
                                  "values are missing.", "The engine fills them with the median unless "
                                  "Transformations.Filling names a method; give the future values if known."))
     if plan.holiday_country is None and s["offset"].endswith(("D", "h", "min")):
