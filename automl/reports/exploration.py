@@ -16,7 +16,7 @@ from automl.reports.series_profile import profile_series
 
 __all__ = ["profile", "profile_series", "write_exploration"]
 
-HISTOGRAMS = 9
+HISTOGRAMS = 6
 CATEGORY_PLOTS = 4
 
 

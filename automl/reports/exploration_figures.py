@@ -10,6 +10,7 @@ from automl.reports.page import figure, png
 
 MAX_LABEL = 28
 GRID_COLUMNS = 3
+TOP_BARS = 8
 
 
 def label(value) -> str:
@@ -20,10 +21,14 @@ def label(value) -> str:
 
 
 def _bars(ax, names: list, values: list, xlabel: str) -> None:
-    positions = range(len(names))
-    ax.barh(list(positions), values, color="#4c72b0")
-    ax.set_yticks(list(positions), [label(n) for n in names])
-    ax.invert_yaxis()
+    """Horizontal bars as one filled step artist with zero steps between bars (a patch per bar costs ~5 ms)."""
+    steps = [0.0] * (2 * len(values) - 1)
+    steps[::2] = values
+    edges = [-0.4] + [edge for i in range(len(values)) for edge in (i + 0.4, i + 0.6)][:-1]
+    ax.stairs(steps, edges, orientation="horizontal", fill=True, color="#4c72b0")
+    ax.set_yticks(range(len(names)), [label(n) for n in names])
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_xlim(0, max(values) * 1.05 if values and max(values) > 0 else 1)
     ax.set_xlabel(xlabel)
 
 
@@ -66,7 +71,7 @@ def missing_plot(columns: list[dict]) -> bytes | None:
     fig = figure(7, max(3.0, 0.28 * len(missing) + 1))
     ax = fig.add_subplot()
     _bars(ax, [c["name"] for c in missing], [c["missing_share"] for c in missing], "share of rows missing")
-    ax.set_xlim(0, 1)
+    ax.set_xlim(0, 1.0)
     ax.set_title("Missing values per column")
     return png(fig)
 
@@ -92,7 +97,7 @@ def categories_plot(columns: list[dict]) -> bytes | None:
     for ax in axes[len(columns):]:
         ax.set_visible(False)
     for ax, column in zip(axes, columns, strict=False):
-        top = column["top_values"]
+        top = column["top_values"][:TOP_BARS]
         _bars(ax, [v["value"] for v in top], [v["count"] for v in top], "")
         ax.set_title(f"{label(column['name'])} (rows)", fontsize=9)
         ax.tick_params(labelsize=7)
