@@ -100,8 +100,10 @@ def alone(column):
     half = len(data) // 2
     fit_x, fit_y, test_x, test_y = x.iloc[:half], y.iloc[:half], x.iloc[half:], y.iloc[half:]
     if CLASSIFICATION:
-        predicted = test_x.map(pd.crosstab(fit_x, fit_y).idxmax(axis=1)).fillna(fit_y.mode()[0])
-        return float((predicted == test_y).mean())
+        table = pd.crosstab(fit_x, fit_y)
+        lift = table / table.sum()  # each value's most over-represented class: what balanced accuracy rewards
+        predicted = test_x.map(lift.idxmax(axis=1)).fillna(fit_y.mode()[0])
+        return float((predicted == test_y).groupby(test_y).mean().mean())  # balanced accuracy
     predicted = test_x.map(fit_y.groupby(fit_x).mean()).fillna(fit_y.mean())
     return float(1 - ((test_y - predicted) ** 2).sum() / ((test_y - test_y.mean()) ** 2).sum())
 
@@ -151,7 +153,7 @@ def tabular_notebook(prof: dict, *, data_uri: str, target: str, title: str) -> s
         cells += [new_markdown_cell("## Categorical columns\n\nThe most frequent values."),
                   new_code_cell(CATEGORIES.format(columns=categorical))]
     if tgt["problem_type"] is not None:
-        cells += [new_markdown_cell("## Each column alone\n\nAccuracy (classification) or R2 (regression) of "
+        cells += [new_markdown_cell("## Each column alone\n\nBalanced accuracy (classification) or R2 (regression) of "
                                     "predicting the target from one column, on rows it was not fitted on. A value "
                                     "near 1 is a leakage suspect."),
                   new_code_cell(POWER.format(features=list(kinds), classification=classification))]
