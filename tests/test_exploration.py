@@ -29,7 +29,7 @@ def tabular(rows: int = 1000, seed: int = 0) -> pd.DataFrame:
     label = rng.choice(["yes", "no"], size=rows, p=[0.3, 0.7])
     age = rng.normal(40, 10, rows).round(1)
     age[rng.random(rows) < 0.1] = np.nan
-    color = rng.choice(["red", "green", HTML_VALUE, None], size=rows, p=[0.4, 0.3, 0.2, 0.1])
+    color = rng.choice(["red", "green", HTML_VALUE, None, "?"], size=rows, p=[0.4, 0.25, 0.2, 0.1, 0.05])
     frame = pd.DataFrame({
         "row_id": np.arange(rows),
         "age": age,
@@ -82,7 +82,7 @@ def test_planted_problems_are_found_with_suggestions():
     prof = profile(tabular(), target="label", problem_type=ProblemType.BINARY)
     found = kinds_of(prof["findings"])
     assert {("leakage", "leak"), ("id_like", "row_id"), ("constant", "constant"), ("duplicate_rows", None),
-            ("mostly_missing", "mostly_empty"), ("numeric_as_text", "amount")} <= found
+            ("mostly_missing", "mostly_empty"), ("numeric_as_text", "amount"), ("missing_marker", "color")} <= found
     assert not any(kind == "leakage" and column != "leak" for kind, column in found)
     assert ("too_few_rows", None) not in found
     columns = {c["name"]: c for c in prof["columns"]}

@@ -17,6 +17,7 @@ IMBALANCE_RATIO = 10.0
 SKEW = 1.0
 ID_NAME = re.compile(r"(?i:^id$)|[_\-\s.](?i:id)$|[a-z0-9](?:Id|ID)$|(?i:^(?:uuid|guid)$)")
 ID_NAME_MIN_DISTINCT_SHARE = 0.5
+MISSING_MARKERS = {"?", "na", "n/a", "nan", "null", "none", "-", "", "missing", "unknown"}
 ID_MIN_ROWS = 20  # fewer rows than this are unique by chance
 
 
@@ -102,6 +103,12 @@ def _column_findings(column: dict, ids: set[str]) -> list[dict]:
                              f"models one-hot encode only the {MAX_ONE_HOT_LEVELS} most frequent; group rare "
                              "levels yourself, or declare the column text if it holds words."))
     found += _numeric_as_text(column)
+    markers = [v for v in column.get("top_values", []) if v["value"].strip().lower() in MISSING_MARKERS]
+    if markers:
+        found.append(finding("missing_marker", name, f"{markers[0]['share']:.1%} of the values are "
+                             f"{markers[0]['value']!r}, which reads as a placeholder for a missing value.",
+                             "Leave such cells empty in the file: the engine then imputes them (or, in trees, "
+                             "keeps them missing) instead of learning a category from them."))
     return found
 
 
