@@ -22,6 +22,7 @@ from automl.reports.exploration import profile, profile_series, write_exploratio
 
 SCRIPT = "<script>alert(1)</script>"
 HTML_VALUE = "<b>bold</b>"
+WORDS = ["good", "bad", "fast", "slow", "product", "service", "would", "buy", "again", "never"]
 
 
 def tabular(rows: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -39,9 +40,16 @@ def tabular(rows: int = 1000, seed: int = 0) -> pd.DataFrame:
         "mostly_empty": np.where(rng.random(rows) < 0.8, None, "x"),
         "constant": 1,
         "amount": [str(v) for v in rng.integers(0, 1000, rows)],
+        "joined": pd.date_range("2020-01-01", periods=rows, freq="D").strftime("%Y-%m-%d"),
+        "review": [" ".join(rng.choice(WORDS, size=5 + i % 4)) for i in range(rows)],
         "label": label,
     })
     return pd.concat([frame, frame.iloc[:5].assign(row_id=frame["row_id"].iloc[:5])], ignore_index=True)
+
+
+def rows_span(dates: pd.Series) -> float:
+    stamps = pd.to_datetime(dates)
+    return (stamps.max() - stamps.min()).days
 
 
 def kinds_of(found: list[dict]) -> set[tuple[str, str | None]]:
@@ -73,6 +81,11 @@ def test_profile_numbers_agree_with_pandas():
     assert target["problem_type"] == "BinaryClassification" and target["problem_type_source"] == "inferred"
     assert {c["label"]: c["count"] for c in target["classes"]} == counts.to_dict()
     assert target["imbalance_ratio"] == pytest.approx(counts.max() / counts.min())
+    assert columns["joined"]["kind"] == "datetime" and columns["review"]["kind"] == "text"
+    assert columns["joined"]["dates"]["span_days"] == rows_span(frame["joined"])
+    words = frame["review"].str.split().str.len()
+    assert columns["review"]["text"]["words"]["mean"] == pytest.approx(words.mean())
+    assert columns["review"]["text"]["chars"]["max"] == frame["review"].str.len().max()
     red = columns["color"]["top_values"][0]
     assert red["value"] == "red" and red["count"] == (frame["color"] == "red").sum()
     assert red["share"] == pytest.approx((frame["color"] == "red").sum() / frame["color"].notna().sum())

@@ -88,7 +88,7 @@ def _column(name: str, values: pd.Series, full: pd.Series, kind: ColumnKind, mis
         "distinct_share": distinct / len(present) if len(present) else 0.0,
     }
     if kind is ColumnKind.NUMERIC:
-        numbers = pd.to_numeric(present, errors="coerce") if present.dtype == object else present
+        numbers = present if pd.api.types.is_numeric_dtype(present) else pd.to_numeric(present, errors="coerce")
         numbers = numbers.astype(float)
         out["unparsed"] = int(numbers.isna().sum())
         out["numeric"] = summary(numbers.dropna().to_numpy())
