@@ -90,7 +90,7 @@ def _saved_prediction(job: _Job, record: Candidate, by_name: dict[str, Candidate
     data = job.layer1
     while data.X_score is None and record.definition.get("RefitOf") in by_name:
         record = by_name[record.definition["RefitOf"]]
-    names = list(record.weights) if record.algorithm == "weighted-ensemble" else [record.name]
+    names = list(_weights(record)) if record.algorithm == "weighted-ensemble" else [record.name]
     paths = {n: job.scratch.score(n) if data.X_score is not None else job.scratch.oof(n) for n in names}
     if not all(p.exists() for p in paths.values()):
         return None
@@ -98,10 +98,15 @@ def _saved_prediction(job: _Job, record: Candidate, by_name: dict[str, Candidate
     return _blend(record, lambda name: np.load(paths[name]) if rows is None else np.load(paths[name])[rows])
 
 
+def _weights(record: Candidate) -> dict[str, float]:
+    """A weighted ensemble's members and weights (a refit ensemble's are in its definition)."""
+    return record.weights or record.definition["Members"]
+
+
 def _blend(record: Candidate, prediction) -> np.ndarray:
     """A weighted ensemble's prediction is its members' weighted sum; any other candidate's is its own."""
     if record.algorithm == "weighted-ensemble":
-        return sum(w * prediction(name) for name, w in record.weights.items())
+        return sum(w * prediction(name) for name, w in _weights(record).items())
     return prediction(record.name)
 
 

@@ -128,6 +128,7 @@ class Page:
         subtitle = f'<p class="muted">{text(self.subtitle)}</p>' if self.subtitle else ""
         return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
                 f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+                f'<link rel="icon" href="data:,">'  # no favicon request: a report opened anywhere asks for nothing
                 f"<title>{text(self.title)}</title><style>{STYLE}</style></head>"
                 f"<body><h1>{text(self.title)}</h1>{subtitle}{''.join(self.parts)}</body></html>\n")
 
