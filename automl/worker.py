@@ -126,8 +126,7 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
         return write_json(ctx.output.describe, saved_describe(store.job(name), []))
     stage(store, name, JobStatus.IN_PROGRESS, runner.secondary_status)
     reason = runner.run(ctx)
-    finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason,
-           Reports(runner, ctx, budget.deadline))
+    finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason, Reports(runner, ctx, budget))
 
 
 def run_forecast(store: Store, plan: ForecastPlan, budget: Budget, watch: Watch) -> None:
@@ -149,8 +148,7 @@ def run_forecast(store: Store, plan: ForecastPlan, budget: Budget, watch: Watch)
     runner = runner_for(plan.mode)()
     stage(store, name, JobStatus.IN_PROGRESS, runner.secondary_status)
     reason = runner.run(ctx)
-    finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason,
-           Reports(runner, ctx, budget.deadline))
+    finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason, Reports(runner, ctx, budget))
 
 
 def run_context(store: Store, plan: JobPlan, dataset, dataset_path: Path, budget: Budget,
@@ -232,11 +230,16 @@ def training_budget(budget: Budget) -> Budget:
 
 @dataclass
 class Reports:
-    """What `finish` needs to report on the best candidate: the runner that made it, and the job's deadline."""
+    """What `finish` needs to report on the best candidate: the runner that made it, and the job's budget."""
 
     runner: Runner
     ctx: RunContext
-    deadline: float
+    budget: Budget
+
+    @property
+    def deadline(self) -> float:
+        """The reports take at most their reserved share of the budget, even when training ended early."""
+        return min(self.budget.deadline, time.time() + job_reports.reserve_s(self.budget.max_job_runtime_s))
 
 
 def fair_share_threads(store: Store) -> int:

@@ -19,8 +19,12 @@ from starlette.routing import Route
 
 from automl.artifacts import JobOutput, read_bytes
 from automl.candidate import Candidate
+from automl.channels import filesystem
 from automl.errors import ResourceNotFound
-from automl.forecast_plan import load_plan
+from automl.forecast_metrics import FORECAST_METRICS
+from automl.forecast_plan import ForecastPlan, load_plan
+from automl.leaderboard import rank
+from automl.metrics import METRICS
 from automl.reports.page import Link, Page
 from automl.store import JobRow, Store
 
@@ -67,13 +71,20 @@ def _report_links(job: JobRow, output: JobOutput, record: Candidate) -> list[Lin
     return links
 
 
+def _problem(plan) -> str:
+    if isinstance(plan, ForecastPlan):
+        return "TimeSeriesForecasting"
+    return plan.problem_type.value if plan.problem_type else "problem type not yet known"
+
+
 def job_page(store: Store, name: str) -> str:
     job = store.job(name)
     plan = load_plan(job.plan)
     output = JobOutput(plan.job_output)
     records = store.candidates(name)
-    page = Page(f"Job {job.name}", f"{job.status.value} / {job.secondary_status}; created {_when(job.creation_time)}"
-                                   f", ended {_when(job.end_time)}")
+    page = Page(f"Job {job.name}", f"{job.status.value} / {job.secondary_status}; {_problem(plan)}, objective "
+                                   f"{plan.objective or '-'}; created {_when(job.creation_time)}, ended "
+                                   f"{_when(job.end_time)}")
     page.nav([Link("All jobs", "/")])
     if job.failure_reason:
         page.note(f"Failure reason: {job.failure_reason}")
@@ -104,15 +115,21 @@ def job_page(store: Store, name: str) -> str:
         page.table([{"Candidate": best, "Algorithm": record.algorithm if record else "-",
                      plan.objective or "Objective": record.objective_value if record else None}])
     page.heading("Leaderboard")
+    metric = (FORECAST_METRICS if isinstance(plan, ForecastPlan) else METRICS).get(plan.objective or "")
     rows = [{"Candidate": r.name, "Algorithm": r.algorithm, "Status": r.status.value,
              plan.objective or "Objective": r.objective_value, "Fit s": r.fit_s,
-             "Reports": _report_links(job, output, r) or "-"} for r in records]
+             "Reports": _report_links(job, output, r) or "-"} for r in (rank(records, metric) if metric else records)]
     if rows:
         page.table(rows)
     else:
         page.paragraph("No candidate yet.")
-    page.nav([_file_link(job.name, output, output.at(f), f) for f in TOP_FILES])
+    page.nav([_file_link(job.name, output, output.at(f), f) for f in TOP_FILES if _exists(output.at(f))])
     return page.html()
+
+
+def _exists(uri: str) -> bool:
+    fs, path = filesystem(uri)
+    return fs.isfile(path)
 
 
 def job_file(store: Store, name: str, path: str) -> tuple[bytes, str]:
