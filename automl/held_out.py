@@ -13,6 +13,17 @@ import pandas as pd
 from automl.problem import ProblemType
 
 
+def sample_positions(n: int, cap: int, seed: int = 0) -> np.ndarray:
+    """At most `cap` of n positions, in order, drawn without replacement (the same draw for the same seed)."""
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
+
+
+def sampled(source: str, kept: int, of: int) -> str:
+    return source if kept == of else f"{source} (a seeded sample of {kept:,} of {of:,} rows)"
+
+
 @dataclass(frozen=True)
 class HeldOut:
     problem_type: ProblemType
@@ -28,6 +39,6 @@ class HeldOut:
         """At most `rows` of them, drawn without replacement (the same draw for the same seed)."""
         if len(self.y) <= rows:
             return self
-        keep = np.sort(np.random.default_rng(seed).choice(len(self.y), rows, replace=False))
+        keep = sample_positions(len(self.y), rows, seed)
         return HeldOut(self.problem_type, self.classes, self.positive_index, self.X.iloc[keep].reset_index(drop=True),
                        self.y[keep], None if self.w is None else self.w[keep], self.prediction[keep], self.source)

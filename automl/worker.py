@@ -238,8 +238,11 @@ class Reports:
 
     @property
     def deadline(self) -> float:
-        """The reports take at most their reserved share of the budget, even when training ended early."""
-        return min(self.budget.deadline, time.time() + job_reports.reserve_s(self.budget.max_job_runtime_s))
+        """When the reports must be done: within the budget, and in no more than their share of it or of the
+        time the job has taken so far (a job that trained for 20 s of a 30-day budget waits seconds, not minutes)."""
+        now = time.time()
+        return min(self.budget.deadline, now + job_reports.report_s(self.budget.max_job_runtime_s,
+                                                                     now - self.budget.started_at))
 
 
 def fair_share_threads(store: Store) -> int:
@@ -317,11 +320,12 @@ def report_on(store: Store, plan: JobPlan | ForecastPlan, best: Candidate, recor
     else:
         job_reports.candidate_notebook(store, plan, store.job(plan.name).request, job_reports.definitions_of(records))
         stage(store, plan.name, JobStatus.IN_PROGRESS, "GeneratingModelInsightsReport")
-        held = reports.runner.held_out(reports.ctx, best)
+        held = reports.runner.held_out(reports.ctx, best, job_reports.INSIGHT_ROWS)
         if held is None:
             return best
-        job_reports.keep_held_out(reports.ctx.output, held, {best.name: held.prediction} | reports.runner
-                                  .held_out_predictions(reports.ctx, [r for r in records if r.name != best.name]))
+        others = reports.runner.held_out_predictions(reports.ctx, [r for r in records if r.name != best.name],
+                                                     job_reports.INSIGHT_ROWS)
+        job_reports.keep_held_out(reports.ctx.output, held, {best.name: held.prediction} | others)
         best = job_reports.candidate_reports(store, plan, best, held, reports.deadline,
                                              on_explain=lambda: stage(store, plan.name, JobStatus.IN_PROGRESS,
                                                                       "GeneratingExplainabilityReport"))

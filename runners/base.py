@@ -52,13 +52,13 @@ class Runner(ABC):
     def run(self, ctx: RunContext) -> RunEnd:
         """Train candidates until done, capped, out of time or stopped; return the reason it ended."""
 
-    def held_out(self, ctx: RunContext, record: Candidate) -> HeldOut | None:
+    def held_out(self, ctx: RunContext, record: Candidate, max_rows: int) -> HeldOut | None:
         """Called by the worker after `run`, before the job's scratch folder goes: the rows `record` (a Completed
-        candidate of this run) was scored on and its predictions of them, for its model insights; None when the
-        runner cannot say."""
+        candidate of this run) was scored on (a seeded sample of at most `max_rows` of them) and its predictions
+        of them, for its model insights; None when the runner cannot say."""
         return None
 
-    def held_out_predictions(self, ctx: RunContext, records: list[Candidate]) -> dict[str, np.ndarray]:
+    def held_out_predictions(self, ctx: RunContext, records: list[Candidate], max_rows: int) -> dict[str, np.ndarray]:
         """The same rows' predictions of those other candidates that the runner has at hand (no model is run),
         kept so their insights can be made on request after the job."""
         return {}

@@ -18,7 +18,7 @@ import numpy as np
 import algorithms
 from automl.artifacts import load_model
 from automl.candidate import Candidate, CandidateStatus, RunEnd, definition
-from automl.held_out import HeldOut
+from automl.held_out import HeldOut, sample_positions, sampled
 from runners.bagging import FitFolds, FitFull, SaveFullEnsemble, Scratch, first_layer, fold_count, next_layer
 from runners.base import RunContext, Runner
 from runners.ensemble import StackEnsemble
@@ -56,37 +56,51 @@ class EnsemblingRunner(Runner):
         self._job = _Job(ctx, self.definitions(ctx))
         return self._job.run()
 
-    def held_out(self, ctx: RunContext, record: Candidate) -> HeldOut | None:
+    def held_out(self, ctx: RunContext, record: Candidate, max_rows: int) -> HeldOut | None:
         """The rows the candidate's metrics came from: out-of-fold predictions of the scored folds, or its
         predictions of the validation channel; a refit without a validation channel shows its source's."""
         job = getattr(self, "_job", None)
         if job is None:
             return None
-        data = job.layer1
-        by_name = ctx.recorded()
+        data, by_name = job.layer1, ctx.recorded()
+        rows, of = _held_rows(job, max_rows)
         if data.X_score is not None:
-            return HeldOut(data.problem_type, data.classes, data.positive_index, data.X_score, data.y_score,
-                           data.w_score, _validation_prediction(job, record, by_name), "the validation channel")
+            source = sampled("the validation channel", len(rows), of)
+            return HeldOut(data.problem_type, data.classes, data.positive_index,
+                           data.X_score.iloc[rows].reset_index(drop=True), data.y_score[rows],
+                           None if data.w_score is None else data.w_score[rows],
+                           _validation_prediction(job, record, by_name, rows), source)
         while record.definition.get("RefitOf") in by_name:
             record = by_name[record.definition["RefitOf"]]
-        rows = data.scored_rows
         source = "out-of-fold predictions" if len(data.scored_folds) == job.k else "hold-out fold predictions"
         return HeldOut(data.problem_type, data.classes, data.positive_index, data.X.iloc[rows].reset_index(drop=True),
                        data.y[rows], None if data.w is None else data.w[rows],
-                       _blend(record, lambda name: np.load(job.scratch.oof(name))[rows]), source)
+                       _blend(record, lambda name: np.load(job.scratch.oof(name))[rows]),
+                       sampled(source, len(rows), of))
 
-    def held_out_predictions(self, ctx: RunContext, records: list[Candidate]) -> dict[str, np.ndarray]:
+    def held_out_predictions(self, ctx: RunContext, records: list[Candidate], max_rows: int) -> dict[str, np.ndarray]:
         job = getattr(self, "_job", None)
         if job is None:
             return {}
-        by_name = ctx.recorded()
-        found = {r.name: _saved_prediction(job, r, by_name) for r in records if r.completed}
+        by_name, (rows, _) = ctx.recorded(), _held_rows(job, max_rows)
+        found = {r.name: _saved_prediction(job, r, by_name, rows) for r in records if r.completed}
         return {name: p for name, p in found.items() if p is not None}
 
 
-def _saved_prediction(job: _Job, record: Candidate, by_name: dict[str, Candidate]) -> np.ndarray | None:
-    """A candidate's held-out prediction from the scratch folder alone, or None when a model would have to run
-    (a refit scored on the validation channel)."""
+def _held_rows(job: _Job, max_rows: int) -> tuple[np.ndarray, int]:
+    """The held-out rows kept for reports (positions in the validation channel, or rows of the layer's data
+    among its scored folds), and how many there were."""
+    data = job.layer1
+    if data.X_score is not None:
+        return sample_positions(len(data.y_score), max_rows), len(data.y_score)
+    scored = data.scored_rows
+    return scored[sample_positions(len(scored), max_rows)], len(scored)
+
+
+def _saved_prediction(job: _Job, record: Candidate, by_name: dict[str, Candidate],
+                      rows: np.ndarray) -> np.ndarray | None:
+    """A candidate's held-out prediction of `rows` from the scratch folder alone, or None when a model would
+    have to run (a refit scored on the validation channel)."""
     data = job.layer1
     while data.X_score is None and record.definition.get("RefitOf") in by_name:
         record = by_name[record.definition["RefitOf"]]
@@ -94,8 +108,7 @@ def _saved_prediction(job: _Job, record: Candidate, by_name: dict[str, Candidate
     paths = {n: job.scratch.score(n) if data.X_score is not None else job.scratch.oof(n) for n in names}
     if not all(p.exists() for p in paths.values()):
         return None
-    rows = None if data.X_score is not None else data.scored_rows
-    return _blend(record, lambda name: np.load(paths[name]) if rows is None else np.load(paths[name])[rows])
+    return _blend(record, lambda name: np.load(paths[name])[rows])
 
 
 def _weights(record: Candidate) -> dict[str, float]:
@@ -110,14 +123,15 @@ def _blend(record: Candidate, prediction) -> np.ndarray:
     return prediction(record.name)
 
 
-def _validation_prediction(job: _Job, record: Candidate, by_name: dict[str, Candidate]) -> np.ndarray:
+def _validation_prediction(job: _Job, record: Candidate, by_name: dict[str, Candidate],
+                           rows: np.ndarray) -> np.ndarray:
     """A bag's validation-channel prediction was saved when it was scored; a refit was scored by predicting
-    the channel, which is done again from its model."""
+    the channel, which is done again from its model (on `rows` only)."""
     def prediction(name: str) -> np.ndarray:
         saved = job.scratch.score(name)
         if saved.exists():
-            return np.load(saved)
-        return load_model(by_name[name].model_uri).predict_raw(job.layer1.X_score)
+            return np.load(saved)[rows]
+        return load_model(by_name[name].model_uri).predict_raw(job.layer1.X_score.iloc[rows])
     return _blend(record, prediction)
 
 

@@ -26,7 +26,7 @@ from algorithms.base import FULL_RESOURCE, Pruned
 from automl.artifacts import JobOutput, load_model, read_bytes
 from automl.candidate import Candidate, CandidateStatus, RunEnd
 from automl.dataset import Dataset
-from automl.held_out import HeldOut
+from automl.held_out import HeldOut, sample_positions, sampled
 from automl.metrics import METRICS
 from runners import study as studies
 from runners.base import RunContext, Runner
@@ -183,16 +183,18 @@ class TuningRunner(Runner):
                 return ended
         return reason
 
-    def held_out(self, ctx: RunContext, record: Candidate) -> HeldOut | None:
+    def held_out(self, ctx: RunContext, record: Candidate, max_rows: int) -> HeldOut | None:
         """Every candidate of the mode is scored on the same validation rows (a sample of at most
         VALIDATION_ROWS); its model predicts them again."""
         data = ctx.dataset
-        rows = sample_rows(len(data.y_valid), VALIDATION_ROWS)
+        scored = sample_rows(len(data.y_valid), VALIDATION_ROWS)
+        rows = scored[sample_positions(len(scored), max_rows)]
         X = data.X_valid.iloc[rows].reset_index(drop=True)
         return HeldOut(data.problem_type, data.classes, data.positive_index, X, data.y_valid[rows],
                        None if data.w_valid is None else data.w_valid[rows],
                        load_model(record.model_uri).predict_raw(X),
-                       "the validation channel" if data.validation_given else "the validation rows")
+                       sampled("the validation channel" if data.validation_given else "the validation rows",
+                               len(rows), len(scored)))
 
     def join(self, ctx: RunContext) -> RunEnd:
         """Another worker's share of the same study: trials only; the job's own worker ends the job."""

@@ -34,10 +34,20 @@ EXPLAIN_ROWS = 1_000  # rows a tree model's SHAP values are computed for
 EXPLAIN_MIN_S = 0.5  # less time than this left for SHAP: the insights are written without it
 
 
+REPORT_SHARE = 0.07  # of the job's budget, kept for the best candidate's reports after training
+MIN_REPORT_S, MAX_REPORT_S = 2.0, 300.0
+
+
 def reserve_s(max_job_runtime_s: float) -> float:
     """Time kept at the end of a job's budget for its model insights and explainability: 7% of it, between
     2 s and 5 minutes (the training runs in the rest)."""
-    return min(300.0, max(2.0, 0.07 * max_job_runtime_s))
+    return min(MAX_REPORT_S, max(MIN_REPORT_S, REPORT_SHARE * max_job_runtime_s))
+
+
+def report_s(max_job_runtime_s: float, elapsed_s: float) -> float:
+    """The reports' time once training is over: the reserve, or less when the job was quick (then at most a
+    tenth of the time it took, and never under MIN_REPORT_S)."""
+    return min(reserve_s(max_job_runtime_s), max(MIN_REPORT_S, 0.1 * elapsed_s))
 
 
 def _reason(exc: BaseException) -> str:
