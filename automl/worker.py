@@ -136,7 +136,7 @@ def run_forecast(store: Store, plan: ForecastPlan, budget: Budget, watch: Watch)
              "horizon %d at %s, quantiles %s", name, os.getpid(), plan.max_job_runtime_s, budget.remaining_s(),
              plan.horizon, plan.frequency, ",".join(plan.quantiles))
     stage(store, name, JobStatus.IN_PROGRESS, "AnalyzingData")
-    data = build_series(job_reports.explore_series(store, plan, read_frame(plan.training)), plan)
+    data = build_series(job_reports.explore(store, plan, read_frame(plan.training)), plan)
     log.info("%s: %d series (%d dropped as shorter than the horizon), %d rows, covariates %s", name,
              len(data.keys), data.dropped, len(data.history), ", ".join(data.covariates) or "none")
     if watch.stop.is_set():

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import nbformat
@@ -207,5 +208,26 @@ def test_the_web_page_and_every_report_open_in_a_real_browser(job):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{url}/automl/jobs/{JOB}/files/../../home/automl.db")
         assert refused.value.code == 404
+    finally:
+        _stop(process)
+
+
+def test_with_access_keys_the_pages_ask_for_one(job):
+    import base64
+
+    process, url = _start(job["home"], {"AUTOML_ACCESS_KEYS": "AKIDPAGE:page-secret"})
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "/")
+        assert refused.value.code == 401 and "Basic" in refused.value.headers["WWW-Authenticate"]
+        wrong = urllib.request.Request(url + "/", headers={
+            "Authorization": "Basic " + base64.b64encode(b"AKIDPAGE:guess").decode()})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(wrong)
+        assert refused.value.code == 401
+        right = urllib.request.Request(f"{url}/automl/jobs/{JOB}", headers={
+            "Authorization": "Basic " + base64.b64encode(b"AKIDPAGE:page-secret").decode()})
+        with urllib.request.urlopen(right) as answer:
+            assert answer.status == 200 and f"Job {JOB}" in answer.read().decode()
     finally:
         _stop(process)

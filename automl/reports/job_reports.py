@@ -65,33 +65,18 @@ def _skip(store: Store, job: str, report: str, exc: BaseException | str) -> None
 
 
 def explore(store: Store, plan, frame: pd.DataFrame) -> pd.DataFrame:
-    """The data exploration report of a tabular job's training channel, returned frame untouched (the worker
-    passes it on without keeping a second reference)."""
+    """The data exploration report of the job's training channel (a tabular profile, or the series' view for a
+    forecasting job); the frame is returned untouched, so the worker passes it on without a second reference."""
     began = time.time()
     try:
         from automl.reports import exploration
 
         output = JobOutput(plan.job_output)
-        profile = exploration.profile(frame, target=plan.target, problem_type=plan.problem_type, weight=plan.weight,
-                                      feature_spec=plan.feature_spec)
-        exploration.write_exploration(output, profile, data_uri=plan.training.uri, target=plan.target,
-                                      title=f"Data exploration: {plan.name}")
-        store.note_reports(plan.name, locations={
-            "DataExplorationNotebookLocation": public_uri(output.exploration_notebook)})
-        log.info("%s: data exploration report written in %.2f s", plan.name, time.time() - began)
-    except Exception as exc:
-        _skip(store, plan.name, "data exploration report", exc)
-    return frame
-
-
-def explore_series(store: Store, plan, frame: pd.DataFrame) -> pd.DataFrame:
-    """The data exploration report of a forecasting job's training channel (series, lengths, gaps)."""
-    began = time.time()
-    try:
-        from automl.reports import exploration
-
-        output = JobOutput(plan.job_output)
-        profile = exploration.profile_series(frame, plan)
+        if isinstance(plan, ForecastPlan):
+            profile = exploration.profile_series(frame, plan)
+        else:
+            profile = exploration.profile(frame, target=plan.target, problem_type=plan.problem_type,
+                                          weight=plan.weight, feature_spec=plan.feature_spec)
         exploration.write_exploration(output, profile, data_uri=plan.training.uri, target=plan.target,
                                       title=f"Data exploration: {plan.name}")
         store.note_reports(plan.name, locations={
