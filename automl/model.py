@@ -119,8 +119,14 @@ class StackModel:
         """The columns of the first layer's models: the frame every layer starts from."""
         return self._model(*next(iter(self.layers[0].items()))).kinds
 
+    @property
+    def depth(self) -> int:
+        """How many layers run: up to the deepest one holding a weighted model (1: a plain weighted average of
+        the first layer's models)."""
+        return max(i for i, layer in enumerate(self.layers, start=1) if set(layer) & set(self.weights))
+
     def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
-        depth = max(i for i, layer in enumerate(self.layers, start=1) if set(layer) & set(self.weights))
+        depth = self.depth
         first = next(iter(self.layers[0].items()))
         total, features = 0.0, self._model(*first).prepared(frame)
         for level, layer in enumerate(self.layers[:depth], start=1):

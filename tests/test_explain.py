@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 
 from algorithms.lightgbm import LightGBM
 from algorithms.linear_learner import LinearLearner
@@ -18,9 +18,9 @@ from automl.artifacts import JobOutput, dump_model
 from automl.cli import main
 from automl.columns import ColumnKind, resolve_kinds
 from automl.errors import ValidationException
-from automl.model import BaggedModel
+from automl.model import BaggedModel, StackModel, stack_features
 from automl.problem import ProblemType
-from automl.reports.explain import ExplainTimeout, explain, top_contributions
+from automl.reports.explain import ExplainTimeout, _permutation_shap, explain, top_contributions
 from automl.reports.explainability import write_explainability
 from runners.training import fit_model, stack_model
 from tests.conftest import BREAST_CANCER, only, request
@@ -134,16 +134,111 @@ def test_permutation_shap_adds_up_to_the_probability_of_a_linear_model(cancer, l
     assert set(explanation.importance().index) == set(X.columns)
 
 
-def test_permutation_shap_on_a_weighted_ensemble(cancer, xgb_binary, linear, home, tmp_path):
-    X, _ = cancer
+def test_permutation_shap_on_a_stack_whose_weighted_model_is_in_its_second_layer(cancer, xgb_binary, linear,
+                                                                                  home, tmp_path):
+    X, y = cancer
     output = JobOutput(str(tmp_path / "job"))
-    for name, model in (("x", xgb_binary), ("lin", linear)):
+    first = {"x": xgb_binary, "lin": linear}
+    for name, model in first.items():
         dump_model(output.model(name), model)
-    stack = stack_model(output, ProblemType.BINARY, [0, 1], [{"x": output.model("x"), "lin": output.model("lin")}],
-                        {"x": 0.5, "lin": 0.5})
+    stacked = X.assign(**stack_features(ProblemType.BINARY, {n: m.predict_raw(X) for n, m in first.items()}))
+    top = fit_model(LinearLearner, {}, ProblemType.BINARY, resolve_kinds(stacked, list(stacked.columns), None),
+                    [0, 1], 1, (stacked.iloc[:400], y[:400], None), None, None)
+    dump_model(output.bag("top"), top)
+    stack = stack_model(output, ProblemType.BINARY, [0, 1], [{n: output.model(n) for n in first},
+                                                             {"top": output.bag("top")}], {"top": 1.0})
+    assert stack.depth == 2
     explanation = explain(stack, X.iloc[400:412], deadline=time.time() + 60, background=X.iloc[:400])
     assert (explanation.method, explanation.rows) == ("permutation-shap", 12)
     np.testing.assert_allclose(explanation.predicted(), stack.predict_raw(X.iloc[400:412])[:, 1], atol=1e-9)
+
+
+def _wine():
+    data = load_wine(as_frame=True)
+    order = np.random.default_rng(0).permutation(len(data.target))  # the rows come sorted by class
+    return _with_mixed_columns(data.data.iloc[order].reset_index(drop=True)), data.target.to_numpy()[order]
+
+
+def _problem(kind: str):
+    """(X, y, classes, problem type, rows fitted on) of a small real data set with mixed columns."""
+    if kind == "binary":
+        data = load_breast_cancer(as_frame=True)
+        return _with_mixed_columns(data.data), data.target.to_numpy(), [0, 1], ProblemType.BINARY, 300
+    if kind == "multiclass":
+        return *_wine(), [0, 1, 2], ProblemType.MULTICLASS, 120
+    data = load_diabetes(as_frame=True)
+    return _with_mixed_columns(data.data), data.target.to_numpy(), [], ProblemType.REGRESSION, 300
+
+
+def _weighted_ensemble(folder: str, kind: str) -> tuple[StackModel, pd.DataFrame, int]:
+    """A WeightedEnsemble-L2 as the engine saves one: a 2-fold xgboost bag, a lightgbm and a linear-learner
+    model, each under its own candidate folder."""
+    X, y, classes, problem_type, n = _problem(kind)
+    kinds = resolve_kinds(X, list(X.columns), None)
+
+    def fit(cls, rows):
+        return fit_model(cls, {}, problem_type, kinds, classes, 1, (X.iloc[rows], y[rows], None),
+                         (X.iloc[n:], y[n:], None), None)
+
+    members = {"xgb": BaggedModel(problem_type, classes, [fit(XGBoost, slice(0, 2 * n // 3)),
+                                                          fit(XGBoost, slice(n // 3, n))]),
+               "lgb": fit(LightGBM, slice(0, n)), "lin": fit(LinearLearner, slice(0, n))}
+    output = JobOutput(folder)
+    for name, model in members.items():
+        dump_model(output.model(name), model)
+    stack = stack_model(output, problem_type, classes, [{name: output.model(name) for name in members}],
+                        {"xgb": 0.5, "lgb": 0.3, "lin": 0.2})
+    return stack, X, n
+
+
+def _answer(stack: StackModel, frame: pd.DataFrame) -> np.ndarray:
+    raw = stack.predict_raw(frame)
+    return raw[:, 1] if stack.problem_type is ProblemType.BINARY else raw
+
+
+@pytest.mark.parametrize("kind", ["binary", "regression", "multiclass"])
+def test_a_weighted_ensemble_is_the_weighted_sum_of_its_members_explanations(kind, home, tmp_path):
+    stack, X, n = _weighted_ensemble(str(tmp_path / "job"), kind)
+    rows, background = X.iloc[n:n + 40], X.iloc[:n]
+    began = time.time()
+    explanation = explain(stack, rows, deadline=time.time() + 120, background=background)
+    seconds = time.time() - began
+    assert explanation.rows == 40 and explanation.columns == list(X.columns)
+    assert explanation.method.startswith("ensemble-shap (") and "permutation-shap" in explanation.method
+    assert explanation.output == ("value" if kind == "regression" else "probability")
+    assert explanation.explains.endswith("as the weighted sum of its 3 members' (a bag's: the mean of its folds')")
+    answer = _answer(stack, rows)
+    np.testing.assert_allclose(explanation.predicted(), answer, rtol=1e-6 if kind == "regression" else 0,
+                               atol=1e-6)
+    began = time.time()
+    whole = _permutation_shap(stack, explanation.frame, background, time.time() + 120, time.time())
+    print(f"{kind}: ensemble-shap {seconds:.2f} s, whole-model permutation {time.time() - began:.2f} s, 40 rows")
+    np.testing.assert_allclose(whole.base_values, explanation.base_values, rtol=1e-9)  # the same background
+
+
+def test_ensemble_shap_of_tree_members_is_interventional_and_linear_in_the_weights(home, tmp_path):
+    stack, X, n = _weighted_ensemble(str(tmp_path / "job"), "binary")
+    rows, background = X.iloc[n:n + 20], X.iloc[:n]
+    stack.weights = {"xgb": 1.0}
+    xgb_only = explain(stack, rows, deadline=time.time() + 60, background=background)
+    assert xgb_only.method == "ensemble-shap (tree-shap interventional)"
+    stack.weights = {"xgb": 0.25, "lin": 0.75}
+    both = explain(stack, rows, deadline=time.time() + 60, background=background)
+    stack.weights = {"lin": 1.0}
+    lin_only = explain(stack, rows, deadline=time.time() + 60, background=background)
+    np.testing.assert_allclose(both.values, 0.25 * xgb_only.values + 0.75 * lin_only.values, atol=1e-12)
+    assert both.base_values == pytest.approx(0.25 * xgb_only.base_values + 0.75 * lin_only.base_values)
+    # interventional: a row equal to every background row has nothing to attribute
+    stack.weights = {"xgb": 1.0}
+    same = explain(stack, pd.concat([background.iloc[:1]] * 12), deadline=time.time() + 60,
+                   background=background.iloc[:1])
+    np.testing.assert_allclose(same.values, 0.0, atol=1e-12)
+
+
+def test_an_ensemble_that_cannot_explain_ten_rows_in_time_raises(home, tmp_path):
+    stack, X, n = _weighted_ensemble(str(tmp_path / "job"), "binary")
+    with pytest.raises(ExplainTimeout):
+        explain(stack, X.iloc[n:], deadline=time.time() + 0.3, background=X.iloc[:n])
 
 
 def test_a_past_deadline_raises_explain_timeout(cancer, linear):
