@@ -20,7 +20,7 @@ from automl.columns import ColumnKind, resolve_kinds
 from automl.errors import ValidationException
 from automl.model import BaggedModel, StackModel, stack_features
 from automl.problem import ProblemType
-from automl.reports.explain import ExplainTimeout, _permutation_shap, explain, top_contributions
+from automl.reports.explain import ExplainTimeout, _kernel_shap, explain, top_contributions
 from automl.reports.explainability import write_explainability
 from runners.training import fit_model, stack_model
 from tests.conftest import BREAST_CANCER, only, request
@@ -126,15 +126,15 @@ def test_source_columns_map_one_hot_levels_indicators_and_text_terms(linear, can
     assert set(sources) == set(cancer[0].columns)
 
 
-def test_permutation_shap_adds_up_to_the_probability_of_a_linear_model(cancer, linear):
+def test_kernel_shap_adds_up_to_the_probability_of_a_linear_model(cancer, linear):
     X, _ = cancer
     explanation = explain(linear, X.iloc[400:412], deadline=time.time() + 60, background=X.iloc[:400])
-    assert (explanation.method, explanation.output, explanation.rows) == ("permutation-shap", "probability", 12)
+    assert (explanation.method, explanation.output, explanation.rows) == ("kernel-shap", "probability", 12)
     np.testing.assert_allclose(explanation.predicted(), linear.predict_raw(X.iloc[400:412])[:, 1], atol=1e-9)
     assert set(explanation.importance().index) == set(X.columns)
 
 
-def test_permutation_shap_on_a_stack_whose_weighted_model_is_in_its_second_layer(cancer, xgb_binary, linear,
+def test_kernel_shap_on_a_stack_whose_weighted_model_is_in_its_second_layer(cancer, xgb_binary, linear,
                                                                                   home, tmp_path):
     X, y = cancer
     output = JobOutput(str(tmp_path / "job"))
@@ -149,7 +149,7 @@ def test_permutation_shap_on_a_stack_whose_weighted_model_is_in_its_second_layer
                                                              {"top": output.bag("top")}], {"top": 1.0})
     assert stack.depth == 2
     explanation = explain(stack, X.iloc[400:412], deadline=time.time() + 60, background=X.iloc[:400])
-    assert (explanation.method, explanation.rows) == ("permutation-shap", 12)
+    assert (explanation.method, explanation.rows) == ("kernel-shap", 12)
     np.testing.assert_allclose(explanation.predicted(), stack.predict_raw(X.iloc[400:412])[:, 1], atol=1e-9)
 
 
@@ -204,15 +204,15 @@ def test_a_weighted_ensemble_is_the_weighted_sum_of_its_members_explanations(kin
     explanation = explain(stack, rows, deadline=time.time() + 120, background=background)
     seconds = time.time() - began
     assert explanation.rows == 40 and explanation.columns == list(X.columns)
-    assert explanation.method.startswith("ensemble-shap (") and "permutation-shap" in explanation.method
+    assert explanation.method.startswith("ensemble-shap (") and "kernel-shap" in explanation.method
     assert explanation.output == ("value" if kind == "regression" else "probability")
     assert explanation.explains.endswith("as the weighted sum of its 3 members' (a bag's: the mean of its folds')")
     answer = _answer(stack, rows)
     np.testing.assert_allclose(explanation.predicted(), answer, rtol=1e-6 if kind == "regression" else 0,
                                atol=1e-6)
     began = time.time()
-    whole = _permutation_shap(stack, explanation.frame, background, time.time() + 120, time.time())
-    print(f"{kind}: ensemble-shap {seconds:.2f} s, whole-model permutation {time.time() - began:.2f} s, 40 rows")
+    whole = _kernel_shap(stack, explanation.frame, background, time.time() + 120, time.time())
+    print(f"{kind}: ensemble-shap {seconds:.2f} s, whole-model kernel {time.time() - began:.2f} s, 40 rows")
     np.testing.assert_allclose(whole.base_values, explanation.base_values, rtol=1e-9)  # the same background
 
 

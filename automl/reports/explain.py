@@ -4,8 +4,8 @@ Tree candidates (a model, or a bag whose every fold is one) get exact tree SHAP 
 an encoded column's values sum into the original column it came from (SHAP is additive, so this stays exact).
 A weighted ensemble of first-layer models is explained as the weighted sum of its members' explanations on the
 same rows and background (interventional SHAP is linear in the model): interventional tree SHAP for tree members,
-permutation SHAP for the others, each member alone costing far less than masking the whole ensemble.
-Everything else (deeper stacks, linear and neural candidates) gets shap's permutation explainer on the original
+Kernel SHAP for the others, each member alone costing far less than masking the whole ensemble.
+Everything else (deeper stacks, linear and neural candidates) gets shap's KernelExplainer on the original
 columns, masked through an exact float coding of them (`automl.reports.codes`), with the rows and background sized
 to what the deadline allows. `shap` is imported inside the functions: it takes ~1.3 s.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ DEFAULT_ROWS = 1000
 MIN_ROWS = 10  # fewer rows than this say nothing about a model: the caller reports insights without SHAP
 BACKGROUND_ROWS = 50
 MIN_BACKGROUND_ROWS = 10
-PERMUTATIONS = 2  # forward-and-backward pairs per row (shap's default is 10); each pair already sums exactly
+PASSES = 2  # a row's coalitions cost what this many forward-and-backward permutations would (model rows)
 CHUNK_ROWS = 10
 SAFETY = 0.8  # share of the time left that the next chunk's estimate may take
 RTOL, ATOL = 1e-5, 1e-6  # how close a parsed tree ensemble's answer must be to the model's (float32 boosters)
@@ -48,7 +49,7 @@ class Explanation:
     values: np.ndarray
     base_values: float | np.ndarray  # (classes,) for multiclass
     output: str  # "margin", "probability" or "value"
-    method: str  # "tree-shap", "permutation-shap" or "ensemble-shap (...)" naming its members' methods
+    method: str  # "tree-shap", "kernel-shap" or "ensemble-shap (...)" naming its members' methods
     labels: list  # the explained outputs: the positive class (binary), every class (multiclass), none (regression)
     explains: str  # the output in words, for reports: bags explain the mean of their folds' margins
     frame: pd.DataFrame  # the explained rows' original columns, in their kinds' dtypes
@@ -83,7 +84,7 @@ def explain(model, X: pd.DataFrame, *, deadline: float, background: pd.DataFrame
     background = coerce(X if background is None else background, model.kinds)
     if isinstance(model, StackModel) and model.depth == 1:
         return _ensemble_shap(model, frame, background, deadline, start)
-    return _permutation_shap(model, frame, background, deadline, start)
+    return _kernel_shap(model, frame, background, deadline, start)
 
 
 def _trees(model) -> list | None:
@@ -163,20 +164,50 @@ def _seconds(function, argument) -> float:
     return time.time() - start
 
 
-def _permutation_explainer(output: Callable, codes: ColumnCodes, back: np.ndarray):
-    """shap's permutation explainer of `output` over the coded original columns, masked by the coded background."""
+@dataclass
+class _Kernel:
+    """shap's KernelExplainer of `output` over the coded original columns, the coded background standing in for a
+    masked column. Kernel SHAP (what SageMaker Clarify runs) needs no compilation, where shap's permutation
+    explainer spends seconds in numba on its first call of a process; its values add up exactly to the output."""
+
+    explainer: object
+
+    def __call__(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's coalitions are drawn from a generator seeded by the row itself, so a row gets the same
+        values however the rows are chunked, and an ensemble's members are sampled alike (which keeps the
+        weighted sum of their values the ensemble's). shap draws from NumPy's global generator: its state is
+        put back afterwards."""
+        samples, values = _samples(rows.shape[1]), []
+        state = np.random.get_state()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # shap's notice that few samples leave the estimate rough
+                for row in rows:
+                    np.random.seed(zlib.crc32(np.ascontiguousarray(row).tobytes()))
+                    values.append(np.asarray(self.explainer.shap_values(row[None, :], nsamples=samples,
+                                                                        l1_reg=False, silent=True))[0])
+        finally:
+            np.random.set_state(state)
+        return np.asarray(values), np.asarray(self.explainer.expected_value, dtype=float)
+
+
+def _samples(columns: int) -> int:
+    """Coalitions a row is evaluated on: as many model rows as PASSES permutation passes would cost (shap's
+    default is 2 * columns + 2048); the values still add up exactly, the split between columns is rougher."""
+    return min(2 ** columns, PASSES * (2 * columns + 1))
+
+
+def _kernel_explainer(output: Callable, codes: ColumnCodes, back: np.ndarray) -> _Kernel:
     import shap
 
     def predict(matrix: np.ndarray) -> np.ndarray:
         return np.asarray(output(codes.decode(matrix)), dtype=float)
 
-    return shap.explainers.Permutation(predict, shap.maskers.Independent(back, max_samples=len(back)), seed=0)
+    return _Kernel(shap.KernelExplainer(predict, back, link="identity"))
 
 
-def _permute(explainer, rows: np.ndarray):
-    """PERMUTATIONS forward-and-backward passes a row, a pass's masks in one model call."""
-    masks = 2 * rows.shape[1] + 1
-    return explainer(rows, max_evals=PERMUTATIONS * masks, batch_size=masks, silent=True)
+def _kernel_values(explainer: _Kernel, rows: np.ndarray) -> np.ndarray:
+    return explainer(rows)[0]
 
 
 def _words(labels: list) -> str:
@@ -185,7 +216,7 @@ def _words(labels: list) -> str:
     return f"the probability of {labels[0]!r}" if len(labels) == 1 else "each class's probability"
 
 
-def _permutation_shap(model, frame: pd.DataFrame, background: pd.DataFrame, deadline: float,
+def _kernel_shap(model, frame: pd.DataFrame, background: pd.DataFrame, deadline: float,
                       start: float) -> Explanation:
     columns = list(model.kinds)
     background = background.sample(min(len(background), BACKGROUND_ROWS), random_state=0)
@@ -195,19 +226,19 @@ def _permutation_shap(model, frame: pd.DataFrame, background: pd.DataFrame, dead
     def predict(matrix: np.ndarray) -> np.ndarray:
         return np.asarray(output(codes.decode(matrix)), dtype=float)
 
-    masks = 2 * len(columns) + 1  # one permutation: every column switched on, then off again
+    samples = _samples(len(columns))
     back = codes.encode(background)
-    per_row = PERMUTATIONS * _seconds(predict, np.repeat(back, masks, axis=0))
+    per_row = _seconds(predict, np.repeat(back, samples, axis=0))  # a row: every coalition over every background row
     if MIN_ROWS * per_row > SAFETY * (deadline - time.time()):
         back = back[:max(MIN_BACKGROUND_ROWS, math.floor(len(back) * SAFETY * (deadline - time.time())
                                                           / (MIN_ROWS * per_row)))]
-        per_row = PERMUTATIONS * _seconds(predict, np.repeat(back, masks, axis=0))
+        per_row = _seconds(predict, np.repeat(back, samples, axis=0))
     left = deadline - time.time()
     if MIN_ROWS * per_row > SAFETY * left:
         raise ExplainTimeout(f"explaining {MIN_ROWS} rows takes ~{MIN_ROWS * per_row:.1f} s of model calls "
-                             f"({PERMUTATIONS} permutations of {masks} masks over {len(back)} background rows a "
-                             f"row) but {max(left, 0.0):.1f} s were left")
-    explainer = _permutation_explainer(output, codes, back)
+                             f"({samples} coalitions over {len(back)} background rows a row) but "
+                             f"{max(left, 0.0):.1f} s were left")
+    explainer = _kernel_explainer(output, codes, back)
     rows = codes.encode(frame)
     parts, done = [], 0
     while done < len(rows):
@@ -215,15 +246,15 @@ def _permutation_shap(model, frame: pd.DataFrame, background: pd.DataFrame, dead
         if count < 1:
             break
         began = time.time()
-        parts.append(_permute(explainer, rows[done:done + count]))
+        parts.append(_kernel_values(explainer, rows[done:done + count]))
         per_row, done = (time.time() - began) / count, done + count
     if done < MIN_ROWS and done < len(rows):
         raise ExplainTimeout(f"only {done} of {len(rows)} rows were explained before the deadline "
                              f"(~{per_row:.2f} s a row)")
-    values = np.concatenate([p.values for p in parts])
-    base = np.asarray(parts[0].base_values, dtype=float)[0]
+    values = np.concatenate(parts)
+    base = np.asarray(explainer.explainer.expected_value, dtype=float)
     labels = _labels(model)
-    return Explanation(columns, values, _base(base), "value" if not labels else "probability", "permutation-shap",
+    return Explanation(columns, values, _base(base), "value" if not labels else "probability", "kernel-shap",
                        labels, _words(labels), frame.iloc[:done], time.time() - start)
 
 
@@ -235,14 +266,14 @@ class _Member:
     """One weighted member of an ensemble, on the ensemble's rows and background and in its output units.
 
     `folds` holds, per fold, an interventional TreeExplainer, the fold's encoding of the rows and its encoded
-    columns' sources; None where shap cannot read the trees exactly, so permutation SHAP of the member alone
-    explains it. A row the parsed trees answer differently from the model is explained by permutation too."""
+    columns' sources; None where shap cannot read the trees exactly, so Kernel SHAP of the member alone
+    explains it. A row the parsed trees answer differently from the model is explained by Kernel SHAP too."""
 
     name: str
     weight: float
     output: Callable
     base: float | np.ndarray  # the member's mean output on the background: both methods' base value
-    permutation: object
+    kernel: _Kernel
     folds: list | None
     checked: int = 0
     missed: int = 0
@@ -290,7 +321,7 @@ def _member(name: str, model, weight: float, frame: pd.DataFrame, back: pd.DataF
             coded_back: np.ndarray) -> _Member:
     output = _model_output(model)
     base = np.asarray(output(back), dtype=float).mean(axis=0)
-    return _Member(name, weight, output, base, _permutation_explainer(output, codes, coded_back),
+    return _Member(name, weight, output, base, _kernel_explainer(output, codes, coded_back),
                    _interventional(model, frame, back, base))
 
 
@@ -310,15 +341,15 @@ def _member_values(member: _Member, frame: pd.DataFrame, coded: np.ndarray, lo: 
     """The member's SHAP values of rows lo:hi; trees are given up once they miss most of the rows checked."""
     began = time.time()
     if member.folds is None:
-        values = _permute(member.permutation, coded[lo:hi]).values
-        member.methods.add("permutation-shap")
+        values = _kernel_values(member.kernel, coded[lo:hi])
+        member.methods.add("kernel-shap")
     else:
         values = _tree_values(member, list(frame.columns), lo, hi, binary)
         member.methods.add(TREE_METHOD)
         missed = ~_adds_up(member.base + values.sum(axis=1), np.asarray(member.output(frame.iloc[lo:hi])))
         if missed.any():
-            values[missed] = _permute(member.permutation, coded[lo:hi][missed]).values
-            member.methods.add("permutation-shap")
+            values[missed] = _kernel_values(member.kernel, coded[lo:hi][missed])
+            member.methods.add("kernel-shap")
         member.checked, member.missed = member.checked + hi - lo, member.missed + int(missed.sum())
         if member.checked >= MIN_ROWS and 2 * member.missed > member.checked:
             member.folds = None
@@ -364,7 +395,7 @@ def _ensemble_shap(stack: StackModel, frame: pd.DataFrame, background: pd.DataFr
         raise ExplainTimeout(f"only {done} of {len(frame)} rows were explained before the deadline "
                              f"(~{per_row:.2f} s a row)")
     labels = _labels(stack)
-    used = [m for m in (TREE_METHOD, "permutation-shap") if any(m in member.methods for member in members)]
+    used = [m for m in (TREE_METHOD, "kernel-shap") if any(m in member.methods for member in members)]
     return Explanation(columns, np.concatenate(parts), _base(sum(m.weight * m.base for m in members)),
                        "value" if not labels else "probability", f"ensemble-shap ({' + '.join(used)})", labels,
                        f"{_words(labels)}, as the weighted sum of its {len(members)} members' (a bag's: the mean "
