@@ -125,6 +125,7 @@ def run_job(store: Store, name: str, watch: Watch) -> None:
         stage(store, name, JobStatus.COMPLETED, "CandidateDefinitionsGenerated")
         return write_json(ctx.output.describe, saved_describe(store.job(name), []))
     stage(store, name, JobStatus.IN_PROGRESS, runner.secondary_status)
+    job_reports.preload()
     reason = runner.run(ctx)
     finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason, Reports(runner, ctx, budget))
 
@@ -147,6 +148,7 @@ def run_forecast(store: Store, plan: ForecastPlan, budget: Budget, watch: Watch)
     ctx = run_context(store, plan, data, dataset_path, training_budget(budget), watch.stop.is_set)
     runner = runner_for(plan.mode)()
     stage(store, name, JobStatus.IN_PROGRESS, runner.secondary_status)
+    job_reports.preload()
     reason = runner.run(ctx)
     finish(store, plan, RunEnd.STOPPED if watch.stop.is_set() else reason, Reports(runner, ctx, budget))
 

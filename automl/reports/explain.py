@@ -11,6 +11,7 @@ to what the deadline allows. `shap` is imported inside the functions: it takes ~
 """
 from __future__ import annotations
 
+import gc
 import math
 import time
 import warnings
@@ -28,7 +29,7 @@ from automl.reports.codes import ColumnCodes
 
 DEFAULT_ROWS = 1000
 MIN_ROWS = 10  # fewer rows than this say nothing about a model: the caller reports insights without SHAP
-BACKGROUND_ROWS = 50
+BACKGROUND_ROWS = 20  # rows a masked column is drawn from; a model-agnostic row costs coalitions x this
 MIN_BACKGROUND_ROWS = 10
 PASSES = 2  # a row's coalitions cost what this many forward-and-backward permutations would (model rows)
 CHUNK_ROWS = 10
@@ -357,49 +358,51 @@ def _member_values(member: _Member, frame: pd.DataFrame, coded: np.ndarray, lo: 
     return values
 
 
-def _weighted_members(stack: StackModel) -> list[tuple[str, object, float]]:
-    return [(name, stack._model(name, path), stack.weights[name]) for name, path in stack.layers[0].items()
-            if stack.weights.get(name, 0.0) != 0.0]
-
-
 def _ensemble_shap(stack: StackModel, frame: pd.DataFrame, background: pd.DataFrame, deadline: float,
                    start: float) -> Explanation:
     """Σ weight × member SHAP values on the same rows and background: exactly the ensemble's SHAP values, since
-    a depth-1 stack's output is that weighted sum of its members' outputs and SHAP is linear in the model."""
+    a depth-1 stack's output is that weighted sum of its members' outputs and SHAP is linear in the model.
+
+    Members are explained one at a time, heaviest first, each loaded only while it is explained (a bag of
+    forests can take gigabytes: the job's training processes held one at a time, and so does this). Each gets
+    an equal share of the time left; the rows all of them reached in their share are the rows explained."""
     columns = list(stack.kinds)
     back = background.sample(min(len(background), BACKGROUND_ROWS), random_state=0).reset_index(drop=True)
     codes = ColumnCodes.of([frame, back], stack.kinds)
     coded, coded_back = codes.encode(frame), codes.encode(back)
-    members = []
-    for name, model, weight in _weighted_members(stack):
-        members.append(_member(name, model, weight, frame, back, codes, coded_back))
-        if time.time() >= deadline:
-            raise ExplainTimeout(f"preparing {len(members)} members' explainers took {time.time() - start:.1f} s, "
-                                 f"past the deadline")
     binary = stack.problem_type is ProblemType.BINARY
-    parts, done, per_row = [], 0, None
-    while done < len(frame):
-        left = deadline - time.time()
-        count = 1 if per_row is None else min(len(frame) - done, max(CHUNK_ROWS, done),
-                                              math.floor(SAFETY * left / per_row))
-        if count < 1:
-            break
-        began = time.time()
-        parts.append(sum(m.weight * _member_values(m, frame, coded, done, done + count, binary) for m in members))
-        per_row, done = (time.time() - began) / count, done + count
-        if done == 1 and len(frame) > 1 and MIN_ROWS * per_row > SAFETY * (deadline - time.time()):
-            raise ExplainTimeout(f"explaining {MIN_ROWS} rows takes ~{MIN_ROWS * per_row:.1f} s ("
-                                 + ", ".join(f"{m.name} {m.seconds:.2f} s a row" for m in members)
-                                 + f") but {max(deadline - time.time(), 0.0):.1f} s were left")
-    if done < MIN_ROWS and done < len(frame):
-        raise ExplainTimeout(f"only {done} of {len(frame)} rows were explained before the deadline "
-                             f"(~{per_row:.2f} s a row)")
+    weighted = sorted(((n, p, stack.weights[n]) for n, p in stack.layers[0].items() if stack.weights.get(n, 0.0)),
+                      key=lambda member: -member[2])
+    total, base, rows, methods, costs = None, 0.0, len(frame), set(), []
+    for i, (name, path, weight) in enumerate(weighted):
+        share_end = time.time() + (deadline - time.time()) / (len(weighted) - i)
+        member = _member(name, stack._model(name, path), weight, frame, back, codes, coded_back)
+        parts, done = [], 0
+        while done < rows:
+            per_row = member.seconds / done if done else None
+            count = 1 if per_row is None else min(rows - done, max(CHUNK_ROWS, done),
+                                                  math.floor(SAFETY * (share_end - time.time()) / per_row))
+            if count < 1:
+                break
+            parts.append(_member_values(member, frame, coded, done, done + count, binary))
+            done += count
+        stack.__dict__.get("loaded_", {}).pop(name, None)  # the member's model goes before the next one loads
+        costs.append(f"{name} {member.seconds / max(done, 1):.2f} s a row")
+        if done < min(MIN_ROWS, len(frame)):
+            raise ExplainTimeout(f"{name} explained {done} rows in its share of the time (" + ", ".join(costs)
+                                 + f"); at least {MIN_ROWS} are needed")
+        rows = done
+        values = weight * np.concatenate(parts)[:rows]
+        total = values if total is None else total[:rows] + values
+        base, methods = base + weight * member.base, methods | member.methods
+        del member, parts
+        gc.collect()
     labels = _labels(stack)
-    used = [m for m in (TREE_METHOD, "kernel-shap") if any(m in member.methods for member in members)]
-    return Explanation(columns, np.concatenate(parts), _base(sum(m.weight * m.base for m in members)),
-                       "value" if not labels else "probability", f"ensemble-shap ({' + '.join(used)})", labels,
-                       f"{_words(labels)}, as the weighted sum of its {len(members)} members' (a bag's: the mean "
-                       f"of its folds')", frame.iloc[:done], time.time() - start)
+    used = [m for m in (TREE_METHOD, "kernel-shap") if m in methods]
+    return Explanation(columns, total, _base(np.asarray(base, dtype=float)), "value" if not labels else "probability",
+                       f"ensemble-shap ({' + '.join(used)})", labels,
+                       f"{_words(labels)}, as the weighted sum of its {len(weighted)} members' (a bag's: the mean "
+                       f"of its folds')", frame.iloc[:rows], time.time() - start)
 
 
 def top_contributions(model, frame: pd.DataFrame, k: int = 3, *, deadline: float,

@@ -7,9 +7,11 @@ PartialFailureReasons. No report ever fails its job.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+import threading
 import time
 import traceback
 from dataclasses import replace
@@ -48,6 +50,18 @@ def report_s(max_job_runtime_s: float, elapsed_s: float) -> float:
     """The reports' time once training is over: the reserve, or less when the job was quick (then at most a
     tenth of the time it took, and never under MIN_REPORT_S)."""
     return min(reserve_s(max_job_runtime_s), max(MIN_REPORT_S, 0.1 * elapsed_s))
+
+
+def preload() -> None:
+    """Import the reports' libraries in a thread while the models train: shap alone takes over a second, which
+    would otherwise come out of the few seconds a short job keeps for its reports."""
+    threading.Thread(target=_import_libraries, name="reports-preload", daemon=True).start()
+
+
+def _import_libraries() -> None:
+    with contextlib.suppress(Exception):  # a library that fails to import fails its report later, said there
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import shap  # noqa: F401
 
 
 def _reason(exc: BaseException) -> str:
