@@ -6,6 +6,7 @@ the mode's runner and writes the outputs. Any error ends the job Failed with a r
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import shutil
@@ -328,6 +329,9 @@ def report_on(store: Store, plan: JobPlan | ForecastPlan, best: Candidate, recor
         others = reports.runner.held_out_predictions(reports.ctx, [r for r in records if r.name != best.name],
                                                      job_reports.INSIGHT_ROWS)
         job_reports.keep_held_out(reports.ctx.output, held, {best.name: held.prediction} | others)
+        reports.runner.release()
+        reports.ctx.dataset = None  # the held-out rows are all the reports need of the data
+        gc.collect()
         best = job_reports.candidate_reports(store, plan, best, held, reports.deadline,
                                              on_explain=lambda: stage(store, plan.name, JobStatus.IN_PROGRESS,
                                                                       "GeneratingExplainabilityReport"))

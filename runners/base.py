@@ -58,6 +58,11 @@ class Runner(ABC):
         of them, for its model insights; None when the runner cannot say."""
         return None
 
+    def release(self) -> None:
+        """Drop what a finished run holds (its data, its layers): the worker writes the reports after it, and
+        their memory should not stack on the run's."""
+        return None
+
     def held_out_predictions(self, ctx: RunContext, records: list[Candidate], max_rows: int) -> dict[str, np.ndarray]:
         """The same rows' predictions of those other candidates that the runner has at hand (no model is run),
         kept so their insights can be made on request after the job."""

@@ -78,6 +78,9 @@ class EnsemblingRunner(Runner):
                        _blend(record, lambda name: np.load(job.scratch.oof(name))[rows]),
                        sampled(source, len(rows), of))
 
+    def release(self) -> None:
+        self._job = None
+
     def held_out_predictions(self, ctx: RunContext, records: list[Candidate], max_rows: int) -> dict[str, np.ndarray]:
         job = getattr(self, "_job", None)
         if job is None:
