@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from automl.channels import filesystem, join_uri
 from automl.columns import coerce
 from automl.model import BaggedModel, CandidateModel, StackModel
 from automl.problem import ProblemType
@@ -40,6 +41,23 @@ RTOL, ATOL = 1e-5, 1e-6  # how close a parsed tree ensemble's answer must be to 
 
 class ExplainTimeout(Exception):
     """The deadline leaves too little time to explain MIN_ROWS rows; the message says what it would cost."""
+
+
+class ExplainTooLarge(Exception):
+    """A model too large to load beside the job's other state: the report step must not need more memory than
+    the training did (a training process held one fold; explaining loads a member's every fold)."""
+
+
+MAX_MODEL_BYTES = 128 * 2**20  # a model file larger than this is not loaded to be explained (a bag of deep forests)
+
+
+def check_size(name: str, uri: str) -> None:
+    """A saved model file's size is what loading it costs in memory, twice over while it is read and verified."""
+    fs, path = filesystem(uri)
+    size = int(fs.size(path))
+    if size > MAX_MODEL_BYTES:
+        raise ExplainTooLarge(f"{name}'s model is {size / 2**20:.0f} MB; models over {MAX_MODEL_BYTES // 2**20} MB are "
+                              "not loaded for SHAP values, so the report step needs no more memory than training")
 
 
 @dataclass
@@ -394,6 +412,8 @@ def _ensemble_shap(stack: StackModel, frame: pd.DataFrame, background: pd.DataFr
     weighted = sorted(((n, p, stack.weights[n]) for n, p in stack.layers[0].items() if stack.weights.get(n, 0.0)),
                       key=lambda member: -member[2])
     total, base, rows, methods, costs = None, 0.0, len(frame), set(), []
+    for name, path, _ in weighted:
+        check_size(name, join_uri(stack.root_, path))
     for i, (name, path, weight) in enumerate(weighted):
         share_end = time.time() + (deadline - time.time()) / (len(weighted) - i)
         member = _member(name, stack._model(name, path), weight, frame, back, codes, coded_back)

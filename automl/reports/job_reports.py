@@ -188,6 +188,7 @@ def candidate_reports(store: Store, plan, record: Candidate, held: HeldOut, dead
             raise explain.ExplainTimeout(f"{max(0.0, deadline - time.time()):.1f} s of the job's budget were left, "
                                          f"too few for SHAP values")
         rows = held.sample(EXPLAIN_ROWS)
+        explain.check_size(record.name, record.model_uri)
         explanation = explain.explain(load_model(record.model_uri), rows.X, deadline=deadline)
         explainability.write_explainability(folder, explanation, candidate=record.name, source=held.source)
         log.info("%s: explainability of %s (%s, %d rows) written in %.2f s", plan.name, record.name,
