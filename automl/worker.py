@@ -211,7 +211,7 @@ def join(store: Store, name: str) -> str:
     scratch = store.root / "scratch" / f"{name.lower()}-join-{os.getpid()}"
     try:
         save_dataset(dataset, scratch / "dataset.joblib")
-        ctx = run_context(store, plan, dataset, scratch / "dataset.joblib", job_budget(job, plan),
+        ctx = run_context(store, plan, dataset, scratch / "dataset.joblib", training_budget(job_budget(job, plan)),
                           JobEnded(store, name))
         return runner_for(plan.mode)().join(ctx)  # the tuning runner: the mode was checked above
     finally:
@@ -276,6 +276,8 @@ def finish(store: Store, plan: JobPlan, reason: RunEnd, reports: Reports | None 
         write_bytes(output.leaderboard, to_csv(records, metric, plan.problem_type, plan.mode.value,
                                                FORECAST_METRIC_NAMES if forecasting else ()))
     status, secondary = ENDINGS[reason]
+    if reports is not None and not forecasting and best is not None:  # a stopped job's candidates too
+        job_reports.candidate_notebook(store, plan, store.job(plan.name).request, job_reports.definitions_of(records))
     if best is not None and reports is not None and status is JobStatus.COMPLETED:
         try:
             best = report_on(store, plan, best, records, reports)
@@ -315,13 +317,12 @@ def finish(store: Store, plan: JobPlan, reason: RunEnd, reports: Reports | None 
 
 def report_on(store: Store, plan: JobPlan | ForecastPlan, best: Candidate, records: list[Candidate],
               reports: Reports) -> Candidate:
-    """The best candidate's model insights and explainability, and the candidate definition notebook; the best
-    candidate recorded again with its reports' locations."""
+    """The best candidate's model insights and explainability; the best candidate recorded again with its
+    reports' locations."""
     if isinstance(plan, ForecastPlan):
         stage(store, plan.name, JobStatus.IN_PROGRESS, "GeneratingModelInsightsReport")
         best = job_reports.forecast_reports(store, plan, best, reports.ctx.dataset.history)
     else:
-        job_reports.candidate_notebook(store, plan, store.job(plan.name).request, job_reports.definitions_of(records))
         stage(store, plan.name, JobStatus.IN_PROGRESS, "GeneratingModelInsightsReport")
         held = reports.runner.held_out(reports.ctx, best, job_reports.INSIGHT_ROWS)
         if held is None:
