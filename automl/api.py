@@ -19,6 +19,7 @@ import pandas as pd
 from botocore import xform_name
 
 from automl import endpoints, errors, integrity, responses, scheduler, settings, transform_jobs
+from automl.artifacts import JobOutput
 from automl.channels import read_any
 from automl.contract import validate_request
 from automl.dataset import create_analysis_limit_bytes, load_dataset
@@ -250,10 +251,12 @@ class Client:
             if not explain:
                 return answer
             from automl.reports.explain import ExplainTimeout, top_contributions  # imports shap only when asked
+            from automl.reports.job_reports import background_rows
 
             deadline = time.time() + PREDICT_EXPLAIN_SECONDS
+            background = background_rows(JobOutput(load_plan(self.store.job(name).plan).job_output))
             try:
-                explained = top_contributions(model.model, frame, explain, deadline=deadline)
+                explained = top_contributions(model.model, frame, explain, deadline=deadline, background=background)
             except ExplainTimeout as exc:
                 raise field_error("explain", f"cannot explain these rows in {PREDICT_EXPLAIN_SECONDS:.0f} s ({exc}); "
                                   "send fewer rows at a time") from None

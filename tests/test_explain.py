@@ -312,10 +312,10 @@ def test_predict_with_explain_through_the_api_and_the_cli(sm, home, tmp_path, br
     assert len(printed) == 12 and all(len(json.loads(cell)) == 3 for cell in printed["explanation"])
 
 
-def test_a_member_too_large_to_load_is_not_explained(home, tmp_path, monkeypatch):
+def test_a_member_too_large_to_load_is_not_explained(home, tmp_path):
     import automl.reports.explain as explain_module
 
     stack, X, n = _weighted_ensemble(str(tmp_path / "job"), "binary")
-    monkeypatch.setattr(explain_module, "MAX_MODEL_BYTES", 1000)
     with pytest.raises(explain_module.ExplainTooLarge, match="not loaded for SHAP values"):
-        explain(stack, X.iloc[n:n + 20], deadline=time.time() + 60, background=X.iloc[:n])
+        explain(stack, X.iloc[n:n + 20], deadline=time.time() + 60, background=X.iloc[:n], max_model_bytes=1000)
+    assert explain(stack, X.iloc[n:n + 12], deadline=time.time() + 60, background=X.iloc[:n]).rows == 12

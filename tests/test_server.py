@@ -265,8 +265,12 @@ def test_deployed_endpoint_answers_as_sagemaker_runtime(served):
         runtime.invoke_endpoint(EndpointName="nowhere", ContentType="text/csv", Body=csv)
     assert caught.value.response["Error"]["Message"] == "Endpoint nowhere of account 000000000000 not found."
 
-    ports = json.loads(urllib.request.urlopen(url + "/automl/endpoints", timeout=5).read())["Endpoints"]
-    invocations = next(p["InvocationsUrl"] for p in ports if p["EndpointName"] == DEPLOYED)
+    deadline, invocations = time.time() + 15, None
+    while invocations is None and time.time() < deadline:  # the watcher starts an endpoint's server within ~1 s
+        ports = json.loads(urllib.request.urlopen(url + "/automl/endpoints", timeout=5).read())["Endpoints"]
+        invocations = next((p["InvocationsUrl"] for p in ports if p["EndpointName"] == DEPLOYED), None)
+        time.sleep(0 if invocations else 0.5)
+    assert invocations, ports
     assert urllib.request.urlopen(invocations.replace("/invocations", "/ping"), timeout=10).status == 200
     container = urllib.request.Request(invocations, data=csv, headers={"Content-Type": "text/csv"}, method="POST")
     assert urllib.request.urlopen(container, timeout=10).read().decode().splitlines() == labels

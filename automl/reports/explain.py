@@ -51,13 +51,15 @@ class ExplainTooLarge(Exception):
 MAX_MODEL_BYTES = 128 * 2**20  # a model file larger than this is not loaded to be explained (a bag of deep forests)
 
 
-def check_size(name: str, uri: str) -> None:
+def check_size(name: str, uri: str, limit: int | None) -> None:
     """A saved model file's size is what loading it costs in memory, twice over while it is read and verified."""
+    if limit is None:
+        return
     fs, path = filesystem(uri)
     size = int(fs.size(path))
-    if size > MAX_MODEL_BYTES:
-        raise ExplainTooLarge(f"{name}'s model is {size / 2**20:.0f} MB; models over {MAX_MODEL_BYTES // 2**20} MB are "
-                              "not loaded for SHAP values, so the report step needs no more memory than training")
+    if size > limit:
+        raise ExplainTooLarge(f"{name}'s model is {size / 2**20:.0f} MB; models over {limit // 2**20} MB are not "
+                              "loaded for SHAP values, so the report step needs no more memory than training")
 
 
 @dataclass
@@ -91,9 +93,11 @@ class Explanation:
 
 
 def explain(model, X: pd.DataFrame, *, deadline: float, background: pd.DataFrame | None = None,
+            max_model_bytes: int | None = None,
             max_rows: int = DEFAULT_ROWS) -> Explanation:
     """SHAP values of the first `max_rows` rows of X (fewer when the deadline, a time.time(), allows fewer for a
-    model-agnostic explainer). `background` (default: X) is what a masked column is replaced by there."""
+    model-agnostic explainer). `background` (default: X) is what a masked column is replaced by there.
+    `max_model_bytes`: an ensemble member saved larger than this is not loaded (ExplainTooLarge)."""
     start = time.time()
     if start >= deadline:
         raise ExplainTimeout("the deadline had passed before explaining began")
@@ -103,7 +107,7 @@ def explain(model, X: pd.DataFrame, *, deadline: float, background: pd.DataFrame
         return _tree_shap(model, trees, frame, start, deadline)
     background = coerce(X if background is None else background, model.kinds)
     if isinstance(model, StackModel) and model.depth == 1:
-        return _ensemble_shap(model, frame, background, deadline, start)
+        return _ensemble_shap(model, frame, background, deadline, start, max_model_bytes)
     return _kernel_shap(model, frame, background, deadline, start)
 
 
@@ -397,7 +401,7 @@ def _member_values(member: _Member, frame: pd.DataFrame, coded: np.ndarray, lo: 
 
 
 def _ensemble_shap(stack: StackModel, frame: pd.DataFrame, background: pd.DataFrame, deadline: float,
-                   start: float) -> Explanation:
+                   start: float, max_model_bytes: int | None) -> Explanation:
     """Σ weight × member SHAP values on the same rows and background: exactly the ensemble's SHAP values, since
     a depth-1 stack's output is that weighted sum of its members' outputs and SHAP is linear in the model.
 
@@ -413,7 +417,7 @@ def _ensemble_shap(stack: StackModel, frame: pd.DataFrame, background: pd.DataFr
                       key=lambda member: -member[2])
     total, base, rows, methods, costs = None, 0.0, len(frame), set(), []
     for name, path, _ in weighted:
-        check_size(name, join_uri(stack.root_, path))
+        check_size(name, join_uri(stack.root_, path), max_model_bytes)
     for i, (name, path, weight) in enumerate(weighted):
         share_end = time.time() + (deadline - time.time()) / (len(weighted) - i)
         member = _member(name, stack._model(name, path), weight, frame, back, codes, coded_back)

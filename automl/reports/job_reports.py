@@ -140,6 +140,16 @@ def keep_held_out(output: JobOutput, held: HeldOut, predictions: dict[str, np.nd
         write_bytes(_held_uri(output, f"{name}.npy"), buffer.getvalue())
 
 
+def background_rows(output: JobOutput) -> pd.DataFrame | None:
+    """The features of the held-out rows the job kept: what a masked column is drawn from when rows are explained
+    on request (the rows being explained are no sample of the data: one row against itself explains nothing)."""
+    try:
+        frame = pd.read_parquet(io.BytesIO(read_bytes(_held_uri(output, "rows.parquet"))))
+    except FileNotFoundError:
+        return None
+    return frame.drop(columns=[c for c in ("__target", "__weight") if c in frame])
+
+
 def kept_held_out(output: JobOutput, candidate: Candidate, *, predict_again: bool) -> HeldOut:
     """A candidate's held-out rows as its job kept them; its prediction read back, or made again by its model
     where no model of the job saw those rows (`predict_again`: the tuning mode's validation rows)."""
@@ -188,8 +198,9 @@ def candidate_reports(store: Store, plan, record: Candidate, held: HeldOut, dead
             raise explain.ExplainTimeout(f"{max(0.0, deadline - time.time()):.1f} s of the job's budget were left, "
                                          f"too few for SHAP values")
         rows = held.sample(EXPLAIN_ROWS)
-        explain.check_size(record.name, record.model_uri)
-        explanation = explain.explain(load_model(record.model_uri), rows.X, deadline=deadline)
+        explain.check_size(record.name, record.model_uri, explain.MAX_MODEL_BYTES)
+        explanation = explain.explain(load_model(record.model_uri), rows.X, deadline=deadline,
+                                      max_model_bytes=explain.MAX_MODEL_BYTES)
         explainability.write_explainability(folder, explanation, candidate=record.name, source=held.source)
         log.info("%s: explainability of %s (%s, %d rows) written in %.2f s", plan.name, record.name,
                  explanation.method, explanation.rows, time.time() - began)
