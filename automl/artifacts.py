@@ -99,7 +99,7 @@ def copy_model(src: str, dst: str) -> None:
     _write_model(dst, _read_model(src))
 
 
-def _exists(uri: str) -> bool:
+def exists(uri: str) -> bool:
     fs, path = filesystem(uri)
     return fs.isfile(path)
 
@@ -108,17 +108,17 @@ def locate_model(location: str, candidate: str | None = None) -> str:
     """The model file a location means: itself, a candidate folder's model, or a job output folder's best
     candidate (or `candidate`'s model)."""
     uri = public_uri(location).rstrip("/")
-    if _exists(uri):
+    if exists(uri):
         found, chosen = uri, False
-    elif _exists(join_uri(uri, "model.joblib")):
+    elif exists(join_uri(uri, "model.joblib")):
         found, chosen = join_uri(uri, "model.joblib"), False
     elif candidate is not None:
         found, chosen = JobOutput(uri).model(candidate), True
-        if not _exists(found):
+        if not exists(found):
             raise field_error("candidate", f"has no model in {join_uri(uri, 'candidates')}", candidate)
     else:
         found, chosen = JobOutput(uri).best_model, True
-        if not _exists(found):
+        if not exists(found):
             raise field_error("path_or_job", "is neither a job in the store nor a model file, candidate folder or "
                                              "job output folder", location)
     if candidate is not None and not chosen:
@@ -219,6 +219,10 @@ class JobOutput:
     def insights(self, candidate: str) -> str:
         """A candidate's model insights folder: report.html, metrics.json, predictions.csv and the PNGs."""
         return self.at("documentation", "model_insights", candidate)
+
+    def held_out(self, name: str) -> str:
+        """The held-out rows kept for reports (rows.parquet, rows.json) and each candidate's predictions of them."""
+        return self.at("documentation", "held_out", name)
 
     def explainability(self, candidate: str) -> str:
         """A candidate's explainability folder: analysis.json (SageMaker Clarify's layout), report.html, PNGs."""

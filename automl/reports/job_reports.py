@@ -120,31 +120,27 @@ def definitions_of(records: list[Candidate]) -> list[dict]:
 
 
 # Held-out rows are kept beside the reports, so insights of any candidate can be made later on request.
-def _held_uri(output: JobOutput, name: str) -> str:
-    return join_uri(output.base, "documentation", "held_out", name)
-
-
 def keep_held_out(output: JobOutput, held: HeldOut, predictions: dict[str, np.ndarray]) -> None:
     """The rows (features, target, weight) and what they are once, and each candidate's predictions of them."""
     frame = held.X.assign(__target=held.y, **({"__weight": held.w} if held.w is not None else {}))
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
-    write_bytes(_held_uri(output, "rows.parquet"), buffer.getvalue())
+    write_bytes(output.held_out("rows.parquet"), buffer.getvalue())
     labels = [c.item() if isinstance(c, np.generic) else c for c in held.classes]
-    write_bytes(_held_uri(output, "rows.json"), json.dumps({
+    write_bytes(output.held_out("rows.json"), json.dumps({
         "problem_type": held.problem_type.value, "classes": labels, "positive_index": held.positive_index,
         "source": held.source}).encode())
     for name, prediction in predictions.items():
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(prediction, dtype=np.float64))
-        write_bytes(_held_uri(output, f"{name}.npy"), buffer.getvalue())
+        write_bytes(output.held_out(f"{name}.npy"), buffer.getvalue())
 
 
 def background_rows(output: JobOutput) -> pd.DataFrame | None:
     """The features of the held-out rows the job kept: what a masked column is drawn from when rows are explained
     on request (the rows being explained are no sample of the data: one row against itself explains nothing)."""
     try:
-        frame = pd.read_parquet(io.BytesIO(read_bytes(_held_uri(output, "rows.parquet"))))
+        frame = pd.read_parquet(io.BytesIO(read_bytes(output.held_out("rows.parquet"))))
     except FileNotFoundError:
         return None
     return frame.drop(columns=[c for c in ("__target", "__weight") if c in frame])
@@ -154,15 +150,15 @@ def kept_held_out(output: JobOutput, candidate: Candidate, *, predict_again: boo
     """A candidate's held-out rows as its job kept them; its prediction read back, or made again by its model
     where no model of the job saw those rows (`predict_again`: the tuning mode's validation rows)."""
     try:
-        meta = json.loads(read_bytes(_held_uri(output, "rows.json")))
-        frame = pd.read_parquet(io.BytesIO(read_bytes(_held_uri(output, "rows.parquet"))))
+        meta = json.loads(read_bytes(output.held_out("rows.json")))
+        frame = pd.read_parquet(io.BytesIO(read_bytes(output.held_out("rows.parquet"))))
     except FileNotFoundError:
-        raise AutoMLError(f"the job kept no held-out rows in {_held_uri(output, '')}: it ended before its best "
+        raise AutoMLError(f"the job kept no held-out rows in {output.held_out('')}: it ended before its best "
                           "candidate's reports") from None
     y = frame.pop("__target").to_numpy()
     w = frame.pop("__weight").to_numpy() if "__weight" in frame else None
     try:
-        prediction = np.load(io.BytesIO(read_bytes(_held_uri(output, f"{candidate.name}.npy"))))
+        prediction = np.load(io.BytesIO(read_bytes(output.held_out(f"{candidate.name}.npy"))))
     except FileNotFoundError:
         if not predict_again:
             raise AutoMLError(f"{candidate.name}'s held-out predictions were not kept by its job, and its model "

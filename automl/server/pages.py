@@ -17,9 +17,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from automl.artifacts import JobOutput, read_bytes
+from automl.artifacts import JobOutput, exists, read_bytes
 from automl.candidate import Candidate
-from automl.channels import filesystem
 from automl.errors import ResourceNotFound
 from automl.forecast_metrics import FORECAST_METRICS
 from automl.forecast_plan import ForecastPlan, load_plan
@@ -123,13 +122,8 @@ def job_page(store: Store, name: str) -> str:
         page.table(rows)
     else:
         page.paragraph("No candidate yet.")
-    page.nav([_file_link(job.name, output, output.at(f), f) for f in TOP_FILES if _exists(output.at(f))])
+    page.nav([_file_link(job.name, output, output.at(f), f) for f in TOP_FILES if exists(output.at(f))])
     return page.html()
-
-
-def _exists(uri: str) -> bool:
-    fs, path = filesystem(uri)
-    return fs.isfile(path)
 
 
 def job_file(store: Store, name: str, path: str) -> tuple[bytes, str]:
