@@ -30,6 +30,9 @@ class RunEnd(str, Enum):
     STOPPED = "Stopped"
 
 
+WORKER_DIED = "the worker running it died before it finished"
+
+
 @dataclass(frozen=True)
 class Candidate:
     name: str
@@ -59,6 +62,15 @@ class Candidate:
     @property
     def completed(self) -> bool:
         return self.status is CandidateStatus.COMPLETED
+
+    @property
+    def orphaned(self) -> bool:
+        """Ended only because the worker running it died: a resumed job trains it again."""
+        return self.status is CandidateStatus.FAILED and (self.failure_reason or "").endswith(WORKER_DIED)
+
+    def abandoned(self, end_time: float) -> Candidate:
+        """The candidate as a dead worker left it: Failed, saying why."""
+        return self.finished(CandidateStatus.FAILED, end_time, failure_reason=f"{self.name}: {WORKER_DIED}")
 
     def finished(self, status: CandidateStatus, end_time: float, result: dict | None = None,
                  failure_reason: str | None = None) -> Candidate:

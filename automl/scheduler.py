@@ -14,6 +14,7 @@ import sys
 import time
 
 from automl import settings
+from automl.candidate import CandidateStatus
 from automl.errors import ResourceLimitExceeded, field_error
 from automl.processes import alive, process_start
 from automl.store import RUNNING, JobStatus, Store
@@ -98,23 +99,33 @@ def reap(store: Store) -> None:
         if reason:
             if job.pid is not None and process_start(job.pid) in (None, job.pid_start):
                 _end_group(job.pid)
-            store.transition(job.name, JobStatus.FAILED, "Failed", only_from=RUNNING,
-                             failure_reason=reason)
+            if store.transition(job.name, JobStatus.FAILED, "Failed", only_from=RUNNING, failure_reason=reason):
+                _abandon_candidates(store, job.name)
     kick(store)
 
 
+def _abandon_candidates(store: Store, name: str) -> None:
+    """A dead worker's candidates still InProgress end Failed, so Describe shows no training that nothing does
+    (a tuning study's joined workers, still alive, record their own trials' ends over these)."""
+    now = time.time()
+    for record in store.candidates(name):
+        if record.status is CandidateStatus.IN_PROGRESS:
+            store.put_candidate(name, record.abandoned(now))
+
+
 def resume(store: Store, name: str) -> None:
-    """Start a new worker for a tuning job whose worker died; its study keeps the finished trials, and the
-    time the dead worker spent still counts against MaxAutoMLJobRuntimeInSeconds."""
+    """Start a new worker for a tabular job whose worker died: it keeps the finished candidates (a tuning job's
+    study its finished trials) and trains the rest; the time the dead worker spent still counts against
+    MaxAutoMLJobRuntimeInSeconds."""
     from automl.forecast_plan import load_plan
     from automl.problem import Mode
 
     reap(store)
     job = store.job(name)
     mode = load_plan(job.plan).mode
-    if mode is not Mode.HYPERPARAMETER_TUNING:
-        raise field_error("AutoMLJobName", "only a HYPERPARAMETER_TUNING job can be resumed (its finished trials "
-                          f"live in its study); this job ran in {mode.value} mode", job.name)
+    if mode not in (Mode.ENSEMBLING, Mode.HYPERPARAMETER_TUNING):
+        raise field_error("AutoMLJobName", "only an ENSEMBLING or HYPERPARAMETER_TUNING job can be resumed; this "
+                          f"job ran in {mode.value} mode", job.name)
     if job.status is not JobStatus.FAILED or not (job.failure_reason or "").startswith(WORKER_LOST):
         raise field_error("AutoMLJobName", f"the job is {job.status.value}; only a job whose worker died (Failed with "
                           "'the worker process ...') can be resumed", job.name)

@@ -8,6 +8,9 @@ Candidates, in the order they train:
 - `<job>-WeightedEnsemble-L2` (over L1) and `<job>-WeightedEnsemble-L3` (over L1 and L2);
 - `<job>-<algorithm>-FULL` and `<job>-WeightedEnsemble-L2-FULL`: the L2 ensemble's members refit on all rows,
   one model each, for lower latency.
+
+A resumed job (its worker died) keeps the candidates the dead worker finished, bags only while their
+out-of-fold predictions are still in the job's scratch folder, and trains the rest in the same order.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 import algorithms
-from automl.artifacts import load_model
+from automl.artifacts import exists, load_model
 from automl.candidate import Candidate, CandidateStatus, RunEnd, definition
 from automl.held_out import HeldOut, sample_positions, sampled
 from runners.bagging import FitFolds, FitFull, SaveFullEnsemble, Scratch, first_layer, fold_count, next_layer
@@ -152,6 +155,33 @@ class _Job:
         self.executor.warm()
         self.records: list[Candidate] = []  # every candidate started, in order
         self.short_of_time = False
+        self.finished = {name: r for name, r in ctx.recorded().items()
+                         if r.status is not CandidateStatus.IN_PROGRESS and not r.orphaned}  # a dead worker's
+        self.probed = self._resumed_folds()
+
+    def _resumed_folds(self) -> bool:
+        """A kept L1 bag fixes the folds every candidate fits, as the dead worker's probe did."""
+        for defn in self.definitions:
+            record = self._kept(defn["CandidateName"], bag=True, keep=False)
+            if record is not None and record.completed:
+                self.layer1.scored_folds = list(range(record.definition["Bagging"]["FoldsFitted"]))
+                self.scratch.save(self.scratch.layer(1), self.layer1)
+                return True
+        return False
+
+    def _kept(self, name: str, bag: bool = False, keep: bool = True) -> Candidate | None:
+        """The dead worker's finished candidate of that name, added to this run's (`keep`) as it is; a completed
+        one only while its model, and for a bag its saved predictions, are still there."""
+        record = self.finished.get(name)
+        if record is None:
+            return None
+        if record.completed:
+            saved = [self.scratch.oof(name)] + ([self.scratch.score(name)] if self.layer1.X_score is not None else [])
+            if not exists(record.model_uri) or (bag and not all(p.exists() for p in saved)):
+                return None
+        if keep:
+            self.records.append(record)
+        return record
 
     def run(self) -> RunEnd:
         ended = self._layer_one()
@@ -198,9 +228,11 @@ class _Job:
     def _layer_one(self) -> RunEnd | None:
         queue = list(self.definitions)
         rows, columns = len(self.layer1.y), len(self.layer1.kinds)
-        probed = False
+        probed = self.probed
         while queue:
             defn = queue.pop(0)
+            if self._kept(defn["CandidateName"], bag=True):
+                continue
             halt, why = self._halt()
             if halt:
                 return why
@@ -287,6 +319,8 @@ class _Job:
                 self.short_of_time = True
                 continue
             algorithm = base.algorithm
+            if self._kept(f"{self.ctx.plan.name}-{algorithm}-L2", bag=True):
+                continue
             cls = algorithms.get(algorithm)
             defn = EnsemblingRunner._definition(self.ctx, algorithm, 2, base.definition["Hyperparameters"], self.k)
             defn["Bagging"]["FoldsFitted"] = self.k
@@ -310,6 +344,9 @@ class _Job:
         if halt:
             return why, None
         name = f"{self.ctx.plan.name}-{label}"
+        kept = self._kept(name)
+        if kept is not None:
+            return None, kept if kept.completed else None
         record = start(self.ctx, name, "weighted-ensemble", definition(
             name, "weighted-ensemble", self.ctx.dataset.problem_type.value, self.ctx.plan.objective,
             Level=len(layers) + 1))
@@ -332,6 +369,12 @@ class _Job:
             return None
         refits = {}
         for member in members:
+            kept = self._kept(f"{self.ctx.plan.name}-{member.algorithm}-FULL")
+            if kept is not None:
+                if not kept.completed:
+                    return None
+                refits[member.name] = kept
+                continue
             halt, why = self._halt()
             if halt:
                 return why
@@ -353,6 +396,8 @@ class _Job:
                 return None
             refits[member.name] = record
         name = f"{self.ctx.plan.name}-WeightedEnsemble-L2-FULL"
+        if self._kept(name):
+            return None
         weights = {refits[n].name: w for n, w in ensemble.weights.items()}
         defn = definition(name, "weighted-ensemble", self.ctx.dataset.problem_type.value, self.ctx.plan.objective,
                           Level=2, Members=weights, RefitOf=ensemble.name)

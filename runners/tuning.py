@@ -346,8 +346,7 @@ class _Search:
                 continue
             self.study.tell(frozen.number, state=_state("FAIL"), skip_if_finished=True)
             started = frozen.datetime_start.timestamp() if frozen.datetime_start else time.time()
-            self.ctx.record(Candidate(name, algorithm, CandidateStatus.FAILED, started, end_time=time.time(),
-                                      failure_reason=f"{name}: the worker running it died before it finished"))
+            self.ctx.record(Candidate(name, algorithm, CandidateStatus.IN_PROGRESS, started).abandoned(time.time()))
 
     def wait_for_others(self) -> None:
         """Trials of joined workers still running end (or the job's time does) before the job concludes; those

@@ -136,3 +136,52 @@ def test_a_failed_candidate_keeps_one_line_and_the_log_its_traceback(tmp_path, m
     assert records["job-1-lightgbm-L1"].completed
     assert "job-1-xgboost-L1 failed in its training process:" in caplog.text
     assert "Traceback (most recent call last)" in caplog.text and "in fit" in caplog.text
+
+
+def test_resume_after_kill_9_keeps_the_finished_bags_and_trains_the_rest(sm, home, tmp_path, slow_csv):
+    """A killed ENSEMBLING job: Describe says Failed with the reason and shows no candidate still training;
+    `automl resume` keeps the bags the dead worker finished (their model files untouched) and trains the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, only, request, wait_for
+
+    body = request(slow_csv, target="target", name="lazarus", output=tmp_path / "out",
+                   AutoMLJobConfig=only("linear-learner", "lightgbm")
+                   | {"CompletionCriteria": {"MaxAutoMLJobRuntimeInSeconds": 60}})
+    sm.create_auto_ml_job(**body)
+
+    def candidates():
+        answer = sm.list_candidates_for_auto_ml_job(AutoMLJobName="lazarus", MaxResults=100)["Candidates"]
+        return {c["CandidateName"]: c for c in answer}
+
+    def one_done_one_running(d):
+        statuses = [c["CandidateStatus"] for c in candidates().values()]
+        return d["AutoMLJobStatus"] != "InProgress" or ("Completed" in statuses and "InProgress" in statuses)
+    assert wait_for(sm, "lazarus", one_done_one_running, timeout=240)["AutoMLJobStatus"] == "InProgress"
+    os.kill(sm.store.job("lazarus").pid, signal.SIGKILL)
+    dead = wait_for(sm, "lazarus", lambda d: d["AutoMLJobStatus"] == "Failed", timeout=15)
+    assert dead["FailureReason"].startswith("the worker process (pid ")
+    before = candidates()
+    assert "InProgress" not in {c["CandidateStatus"] for c in before.values()}
+    orphans = [n for n, c in before.items() if c.get("FailureReason", "").endswith("the worker running it died "
+                                                                                     "before it finished")]
+    assert len(orphans) == 1
+    kept = {n: os.stat(tmp_path / "out" / "lazarus" / "candidates" / n / "model.joblib").st_mtime_ns
+            for n, c in before.items() if c["CandidateStatus"] == "Completed"}
+    assert kept
+    assert subprocess.run([sys.executable, "-m", "automl.cli", "resume", "lazarus"], cwd=REPO,
+                          env=os.environ | {"AUTOML_HOME": str(home)}, capture_output=True).returncode == 0
+    final = sm.describe_auto_ml_job(AutoMLJobName="lazarus")
+    assert final["AutoMLJobStatus"] == "Completed"
+    after = candidates()
+    for name, mtime in kept.items():
+        assert after[name]["CandidateStatus"] == "Completed"
+        assert os.stat(tmp_path / "out" / "lazarus" / "candidates" / name / "model.joblib").st_mtime_ns == mtime
+    assert after[orphans[0]]["CandidateStatus"] == "Completed", "the bag the dead worker was training, trained again"
+    assert {"lazarus-linear-learner-L1", "lazarus-lightgbm-L1"} <= set(after)
+    assert final["BestCandidate"]["CandidateName"] in after
+    with sm.store.connect() as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -170,7 +170,7 @@ def test_resume_after_kill_9_keeps_finished_trials(sm, home, tmp_path):
     sm.create_auto_ml_job(**request(BREAST_CANCER, name="ens", output=tmp_path / "out",
                                     GenerateCandidateDefinitionsOnly=True))
     sm.wait("ens", timeout=60)
-    with pytest.raises(ValidationException, match="only a HYPERPARAMETER_TUNING job can be resumed"):
+    with pytest.raises(ValidationException, match="the job is Completed; only a job whose worker died"):
         sm.resume_auto_ml_job(AutoMLJobName="ens")
     assert subprocess.run([sys.executable, "-m", "automl.cli", "resume", "phoenix"], cwd=REPO,
                           env=os.environ | {"AUTOML_HOME": str(home)}, capture_output=True).returncode == 0
