@@ -11,8 +11,10 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import os
 import time
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +31,7 @@ from automl.forecast_plan import ForecastPlan, load_plan
 from automl.spec import JobPlan, resolve
 from automl.spec_v2 import check_text_problem, field_paths, resolve_v2
 from automl.store import TERMINAL, JobStatus, Store, name_in_use
-from runners import runner_for
+from runners import dask_executor, memory, runner_for
 
 PREDICT_EXPLAIN_SECONDS = 300.0  # a permutation explainer's budget for every row of one predict call
 
@@ -69,6 +71,8 @@ class Client:
                 raise field_error("ModelDeployConfig", "a GenerateCandidateDefinitionsOnly job trains no model to "
                                   "deploy; omit one of them")
             endpoints.check_free(self.store, endpoint)
+        memory.max_memory_bytes()  # a malformed AUTOML_MAX_MEMORY is refused now, not in every candidate
+        plan = _on_cluster(plan)
         if isinstance(plan, JobPlan):
             # Only the tabular runners prepare here: the forecasting runner (runners.forecasting) keeps the base
             # Runner.prepare, which changes nothing, so a ForecastPlan is stored as resolved.
@@ -155,9 +159,13 @@ class Client:
         return {}
 
     def resume_auto_ml_job(self, AutoMLJobName: str) -> dict:
-        """Not a SageMaker operation: restart a tuning job whose worker died, keeping its finished trials."""
+        """Not a SageMaker operation: restart a job whose worker died, keeping its finished candidates. With
+        AUTOML_DASK_SCHEDULER set, the job moves to that cluster (a restarted scheduler has a new address)."""
         validate_request("StopAutoMLJob", {"AutoMLJobName": AutoMLJobName})
-        scheduler.resume(self.store, AutoMLJobName)
+        job = self.store.job(AutoMLJobName)
+        plan = load_plan(job.plan)
+        moved = _on_cluster(plan)
+        scheduler.resume(self.store, AutoMLJobName, moved.to_json() if moved != plan else None)
         return {"AutoMLJobArn": load_plan(self.store.job(AutoMLJobName).plan).arn}
 
     def join_auto_ml_job(self, AutoMLJobName: str) -> str:
@@ -267,6 +275,15 @@ OPERATIONS = {name: xform_name(name) for name in (
     "CreateAutoMLJob", "DescribeAutoMLJob", "ListAutoMLJobs", "ListCandidatesForAutoMLJob", "StopAutoMLJob",
     "CreateAutoMLJobV2", "DescribeAutoMLJobV2", "DescribeEndpoint", "ListEndpoints", "DeleteEndpoint",
     "CreateTransformJob", "DescribeTransformJob")}
+
+
+def _on_cluster(plan):
+    """The plan with the Dask scheduler AUTOML_DASK_SCHEDULER names (it must answer), or as it is without one."""
+    address = os.environ.get(dask_executor.SETTING, "").strip()
+    if not address:
+        return plan
+    dask_executor.check_scheduler(address)
+    return replace(plan, dask_scheduler=address)
 
 
 def _jsonable(request: dict) -> dict:

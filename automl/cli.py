@@ -7,8 +7,9 @@
     automl run data.csv --target label --max-runtime 300
     automl predict --job my-job --input new.csv --output predictions.csv [--candidate my-job-lightgbm-L1] [--explain 3]
     automl transform --job my-job --input data/ --output scored/   # batch transform: one .out per file
-    automl resume my-job            # a tuning job whose worker died: continue its study
+    automl resume my-job            # a job whose worker died: keep its finished candidates, train the rest
     automl join my-job              # one more worker for a running tuning job's study
+    automl create-auto-ml-job --scheduler tcp://host:8786 ...   # train on a Dask cluster (AUTOML_DASK_SCHEDULER)
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import argparse
 import datetime as dt
 import io
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -30,6 +32,7 @@ from automl.errors import AutoMLError, renamed_fields
 from automl.progress import ProgressPrinter, TransformProgress
 from automl.shorthand import load_value
 from automl.transform import CHUNK_ROWS, transform
+from runners import dask_executor
 
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/automl-local"
 EXIT_SERVICE_ERROR = 254  # the AWS CLI's codes: 254 a service error, 252 a bad command line
@@ -53,6 +56,14 @@ def _add_operation(subparsers, operation: str) -> None:
     parser.add_argument("--cli-input-json", help="the whole request as JSON, or file://request.json")
     parser.add_argument("--generate-cli-skeleton", nargs="?", const="input", choices=("input", "output"),
                         help="print a request (or response) template and exit")
+    if operation.startswith("CreateAutoMLJob"):
+        _add_scheduler(parser)
+
+
+def _add_scheduler(parser) -> None:
+    parser.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                        help="a Dask scheduler: the job's candidates and trials run on its cluster "
+                             f"(the same as {dask_executor.SETTING})")
 
 
 def _skeleton(shape, depth: int = 0):
@@ -190,12 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=("AUTO", "ENSEMBLING", "HYPERPARAMETER_TUNING"))
     run.add_argument("--name", help="job name (default: run-<timestamp>)")
     run.add_argument("--no-wait", action="store_true", help="print the ARN and return at once")
+    _add_scheduler(run)
     wait = subparsers.add_parser("wait", help="block until a job ends, showing progress")
     wait.add_argument("name")
     wait.add_argument("--timeout", type=float)
-    resume = subparsers.add_parser("resume", help="restart a tuning job whose worker died, keeping finished trials")
+    resume = subparsers.add_parser("resume", help="restart a job whose worker died, keeping finished candidates")
     resume.add_argument("name")
     resume.add_argument("--no-wait", action="store_true", help="return once the new worker is started")
+    _add_scheduler(resume)
     join = subparsers.add_parser("join", help="run trials for a running tuning job's study in this process")
     join.add_argument("name")
     predict = subparsers.add_parser("predict", help="score data with a job's best candidate (or --candidate)")
@@ -240,6 +253,8 @@ def _report(client: api.Client, args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "scheduler", None):
+        os.environ[dask_executor.SETTING] = args.scheduler  # the job's worker inherits it
     client = api.client()
     operation = getattr(args, "operation", None)
     try:

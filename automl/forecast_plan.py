@@ -40,6 +40,7 @@ class ForecastPlan(JobLocation):
     training_bytes: int
     feature_spec: FeatureSpec | None = None
     tags: tuple = field(default_factory=tuple)
+    dask_scheduler: str = ""  # the Dask cluster its backtests run on (AUTOML_DASK_SCHEDULER at create)
     kind: str = "forecast"
 
     mode = Mode.FORECASTING

@@ -113,10 +113,10 @@ def _abandon_candidates(store: Store, name: str) -> None:
             store.put_candidate(name, record.abandoned(now))
 
 
-def resume(store: Store, name: str) -> None:
+def resume(store: Store, name: str, plan: str | None = None) -> None:
     """Start a new worker for a tabular job whose worker died: it keeps the finished candidates (a tuning job's
     study its finished trials) and trains the rest; the time the dead worker spent still counts against
-    MaxAutoMLJobRuntimeInSeconds."""
+    MaxAutoMLJobRuntimeInSeconds. `plan`: the job's plan as it continues (on another cluster), when it changed."""
     from automl.forecast_plan import load_plan
     from automl.problem import Mode
 
@@ -130,8 +130,9 @@ def resume(store: Store, name: str) -> None:
         raise field_error("AutoMLJobName", f"the job is {job.status.value}; only a job whose worker died (Failed with "
                           "'the worker process ...') can be resumed", job.name)
     spent = job.spent_s + max(0.0, (job.end_time or time.time()) - (job.started_at or job.creation_time))
+    moved = {"plan": plan} if plan is not None else {}
     resumed = store.transition(job.name, JobStatus.IN_PROGRESS, "Starting", only_from=(JobStatus.FAILED,),
                                end_time=None, failure_reason=None, queued=1, pid=None, pid_start=None,
-                               heartbeat=None, spent_s=spent)
+                               heartbeat=None, spent_s=spent, **moved)
     if resumed:
         kick(store)

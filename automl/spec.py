@@ -73,6 +73,7 @@ class JobPlan(JobLocation):
     validation_bytes: int = 0
     tags: tuple = field(default_factory=tuple)
     study_storage: str = ""  # the tuning mode's optuna storage URL, fixed when the job is created
+    dask_scheduler: str = ""  # the Dask cluster its tasks run on (AUTOML_DASK_SCHEDULER at create), or this machine
 
     def with_problem(self, problem_type: ProblemType) -> JobPlan:
         """Fill the inferred problem type and default objective; check a given objective against it."""

@@ -125,9 +125,11 @@ class Scratch:
 
 
 def fit_folds(defn: dict, cls: type, scratch: Scratch, folds: list[int], soft_end: float, output: JobOutput,
-              threads: int, hard_deadline: float) -> dict:
+              threads: int, hard_deadline: float, assemble: bool = True) -> dict:
     """Fit the given folds (each gets an equal share of the time to `soft_end`), then combine every scored fold
-    of the layer (fitted by this call or an earlier one) into the saved bagged candidate."""
+    of the layer (fitted by this call or an earlier one) into the saved bagged candidate. Without `assemble`
+    the folds are only fitted and saved (a cluster fits a bag's folds side by side; one more call, with no
+    folds of its own and every fold's facts in the definition, assembles the bag)."""
     start = time.time()
     data: LayerData = joblib.load(scratch.layer(defn["Level"]))
     soft_end = min(soft_end, soft_deadline(start, hard_deadline))
@@ -137,6 +139,8 @@ def fit_folds(defn: dict, cls: type, scratch: Scratch, folds: list[int], soft_en
         model, fact = _fit_fold(defn, cls, data, fold, threads, deadline)
         facts.append(fact)
         scratch.save(scratch.fold_model(name, fold), model)
+    if not assemble:
+        return {"fit_s": time.time() - start, "fold_facts": facts}
     facts = defn.get("FoldFacts", []) + facts
     cut_short = any(f["cut_short"] for f in facts)  # the probe's fold counts too
     result = {"fit_s": time.time() - start, "cut_short": cut_short, "fold_facts": facts}
@@ -154,10 +158,11 @@ class FitFolds:
     soft_end: float
     output: JobOutput
     threads: int
+    assemble: bool = True
 
     def run(self, deadline: float) -> dict:
         return fit_folds(self.definition, self.algorithm, self.scratch, list(self.folds), self.soft_end,
-                         self.output, self.threads, deadline)
+                         self.output, self.threads, deadline, self.assemble)
 
 
 def _rows(data: LayerData, rows: np.ndarray) -> tuple:

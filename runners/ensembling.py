@@ -14,6 +14,7 @@ out-of-fold predictions are still in the job's scratch folder, and trains the re
 """
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -25,8 +26,8 @@ from automl.held_out import HeldOut, sample_positions, sampled
 from runners.bagging import FitFolds, FitFull, SaveFullEnsemble, Scratch, first_layer, fold_count, next_layer
 from runners.base import RunContext, Runner
 from runners.ensemble import StackEnsemble
-from runners.executors import LocalProcessExecutor, OutcomeStatus
-from runners.launch import MIN_CANDIDATE_S, blocked, conclude, execute, failed, start, train
+from runners.executors import Outcome, OutcomeStatus, executor_for
+from runners.launch import MIN_CANDIDATE_S, blocked, conclude, execute, failed, hard_deadline, start, train
 from runners.planner import CANDIDATE_OVERHEAD_S, Planner, finish_reserve_s
 from runners.training import task_for
 
@@ -151,7 +152,7 @@ class _Job:
         self.scratch = Scratch(ctx.dataset_path.parent / "bags")
         self.layer1 = first_layer(ctx.dataset, self.k)
         self.planner = Planner(ctx.budget, self.k, ensembles=2 if ctx.dataset.validation_given else 1)
-        self.executor = LocalProcessExecutor(ctx.should_stop, preload=("runners.bagging",))
+        self.executor = executor_for(ctx.plan.dask_scheduler, ctx.should_stop, preload=("runners.bagging",))
         self.executor.warm()
         self.records: list[Candidate] = []  # every candidate started, in order
         self.short_of_time = False
@@ -296,12 +297,33 @@ class _Job:
 
     def _bag(self, defn: dict, cls, record: Candidate, folds: list[int], soft_end: float) -> RunEnd | None:
         defn = defn | {"Bagging": defn["Bagging"] | {"FoldsFitted": len(self.layer1.scored_folds)}}
-        record = replace(record, definition=defn)
-        ended, record = train(self.ctx, self.executor, record,
-                              FitFolds(defn, cls, self.scratch, tuple(folds), soft_end, self.ctx.output,
-                                       self.ctx.threads()), self.planner.training_end() + CAP_GRACE_S)
+        ended, record = self._fit_bag(defn, cls, replace(record, definition=defn), folds, soft_end)
         self.records.append(record)
         return ended
+
+    def _fit_bag(self, defn: dict, cls, record: Candidate, folds: list[int], soft_end: float):
+        cap = self.planner.training_end() + CAP_GRACE_S
+        if (self.executor.workers() or 1) > 1 and len(folds) > 1:
+            return conclude(self.ctx, record, *self._side_by_side(defn, cls, record, folds, soft_end, cap), cap)
+        return train(self.ctx, self.executor, record, FitFolds(defn, cls, self.scratch, tuple(folds), soft_end,
+                                                               self.ctx.output, self.ctx.threads()), cap)
+
+    def _side_by_side(self, defn: dict, cls, record: Candidate, folds: list[int], soft_end: float,
+                      cap: float) -> tuple[Outcome, float]:
+        """On a cluster, each fold of the bag is a task of its own, all at once; then one task assembles them."""
+        hard = hard_deadline(self.ctx, record, cap)
+        fits = [self.executor.submit(FitFolds(defn, cls, self.scratch, (fold,), soft_end, self.ctx.output,
+                                              self.ctx.threads(), assemble=False), deadline=hard) for fold in folds]
+        outcomes = [f.result() for f in fits]
+        failed = next((o for o in outcomes if o.status is not OutcomeStatus.COMPLETED), None)
+        if failed is not None:
+            return failed, hard
+        facts = defn.get("FoldFacts", []) + [fact for o in outcomes for fact in o.result["fold_facts"]]
+        assembled = self.executor.submit(FitFolds(defn | {"FoldFacts": facts}, cls, self.scratch, (), soft_end,
+                                                  self.ctx.output, self.ctx.threads()), deadline=hard).result()
+        if assembled.status is OutcomeStatus.COMPLETED:  # the bag took as long as its slowest fold, not their sum
+            assembled = replace(assembled, result=assembled.result | {"fit_s": time.time() - record.creation_time})
+        return assembled, hard
 
     def _layer_two(self, bags1: list[Candidate]) -> RunEnd | None:
         """Only algorithms whose L1 bag is expected to fit again in the time left, cheapest first."""
@@ -329,9 +351,7 @@ class _Job:
                                       "inference_latency_s": sum(r.inference_latency_s for r in bags1)}
             record = start(self.ctx, defn["CandidateName"], algorithm, defn)
             soft_end = self.planner.soft_end(algorithm, [r.algorithm for r in ranked[i:]], record.creation_time)
-            ended, record = train(self.ctx, self.executor, record,
-                                  FitFolds(defn, cls, self.scratch, tuple(range(self.k)), soft_end, self.ctx.output,
-                                           self.ctx.threads()), self.planner.training_end() + CAP_GRACE_S)
+            ended, record = self._fit_bag(defn, cls, record, list(range(self.k)), soft_end)
             self.records.append(record)
             if ended:
                 return ended

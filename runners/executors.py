@@ -1,7 +1,8 @@
 """Where a runner's tasks run: the `Executor` contract, and the local one that runs each task in a child
-process with a hard deadline, so a stop or a time limit ends it within a second.
+process with a hard deadline, so a stop or a time limit ends it within a second. `executor_for` picks it, or
+the Dask executor (runners.dask_executor) for a job created with AUTOML_DASK_SCHEDULER.
 
-The contract (a Dask executor implements the same, in a later module):
+The contract:
 
 - `warm()` is called once by a runner before the first candidate's clock runs: start what is slow to start
   (here a fork server that imports the preloaded modules; for a cluster, connecting to the scheduler).
@@ -17,6 +18,9 @@ The contract (a Dask executor implements the same, in a later module):
   executor a folder of this machine; for a cluster a shared folder or an `s3://` prefix.
 - `should_stop()` (given when the executor is made) is polled while tasks run: once it is true every
   running task is ended and its Outcome is Stopped.
+- `workers()` is how many tasks a cluster runs at once (its workers' threads), or None for this machine,
+  where the runner sizes its work to the cores it is given.
+- A task whose processes grow past AUTOML_MAX_MEMORY (runners.memory) is ended, and its Outcome is Failed.
 """
 from __future__ import annotations
 
@@ -37,9 +41,11 @@ from enum import Enum
 from typing import Any, Protocol
 
 from automl.processes import alive
+from runners import memory
 
 POLL_S = 0.2
 OWNER_POLL_S = 0.5
+MEMORY_POLL_S = 0.5
 PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger(__name__)
@@ -70,8 +76,20 @@ class Executor(Protocol):
 
     def submit(self, task: Task, *, deadline: float) -> Future: ...
 
+    def workers(self) -> int | None: ...
 
-def _die_with_parent() -> None:
+
+def executor_for(scheduler: str, should_stop: Callable[[], bool], preload: tuple[str, ...] = (),
+                 pools: bool = False) -> Executor:
+    """The job's executor: its Dask cluster when it was created with one, else this machine's processes."""
+    if scheduler:
+        from runners.dask_executor import DaskExecutor
+
+        return DaskExecutor(scheduler, should_stop)
+    return LocalProcessExecutor(should_stop, preload, pools)
+
+
+def die_with_parent() -> None:
     """Linux: the kernel kills this child when the worker dies (kill -9 included), so no orphan trains on."""
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -87,7 +105,7 @@ def _watch_owner(owner: int) -> None:
 
 
 def _child(task: Task, deadline: float, owner: int, conn, own_group: bool) -> None:
-    _die_with_parent()
+    die_with_parent()
     if own_group:
         os.setpgid(0, 0)
     _watch_owner(owner)
@@ -126,6 +144,11 @@ class LocalProcessExecutor:
         self.pools = pools
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(list(preload))
+        self.cap = memory.max_memory_bytes()
+        self.running: dict[int, int] = {}  # pid -> its processes' memory at the last look
+
+    def workers(self) -> int | None:
+        return None
 
     def warm(self) -> list[str]:
         """Returns the preloaded modules the children lack: multiprocessing skips a preload that fails to
@@ -156,29 +179,45 @@ class LocalProcessExecutor:
             receiver.close()
 
     def _await(self, process, receiver, deadline: float) -> Outcome:
-        while True:
-            if receiver.poll(POLL_S):
-                try:
-                    kind, payload = receiver.recv()
-                except EOFError:
+        looked = 0.0
+        try:
+            while True:
+                if receiver.poll(POLL_S):
+                    try:
+                        kind, payload = receiver.recv()
+                    except EOFError:
+                        process.join()
+                        return Outcome(OutcomeStatus.FAILED, error=exited_reason(process.exitcode))
                     process.join()
-                    return Outcome(OutcomeStatus.FAILED, error=_exited(process))
-                process.join()
-                if kind == "ok":
-                    return Outcome(OutcomeStatus.COMPLETED, payload)
-                return Outcome(OutcomeStatus.FAILED, error=payload[0], traceback=payload[1])
-            if not process.is_alive():
-                return Outcome(OutcomeStatus.FAILED, error=_exited(process))
-            if self.should_stop():
-                _end(process, self.pools)
-                return Outcome(OutcomeStatus.STOPPED, error="stopped by StopAutoMLJob")
-            if time.time() >= deadline:
-                _end(process, self.pools)
-                return Outcome(OutcomeStatus.TIMED_OUT, error="ran past its time limit")
+                    if kind == "ok":
+                        return Outcome(OutcomeStatus.COMPLETED, payload)
+                    return Outcome(OutcomeStatus.FAILED, error=payload[0], traceback=payload[1])
+                if not process.is_alive():
+                    return Outcome(OutcomeStatus.FAILED, error=exited_reason(process.exitcode))
+                if self.should_stop():
+                    _end(process, self.pools)
+                    return Outcome(OutcomeStatus.STOPPED, error="stopped by StopAutoMLJob")
+                if time.time() >= deadline:
+                    _end(process, self.pools)
+                    return Outcome(OutcomeStatus.TIMED_OUT, error="ran past its time limit")
+                if time.time() - looked >= MEMORY_POLL_S:
+                    looked, used = time.time(), self._over_cap(process.pid)
+                    if used:
+                        _end(process, self.pools)
+                        return Outcome(OutcomeStatus.FAILED,
+                                       error=memory.over_cap_reason(used, self.cap, self.running[process.pid]))
+        finally:
+            self.running.pop(process.pid, None)
+
+    def _over_cap(self, pid: int) -> int:
+        """The job's processes (this one, the fork server, every task) past the cap: the largest task is ended,
+        so one candidate fails rather than the kernel killing the job. Returns the job's use then, else 0."""
+        self.running[pid] = memory.tree_bytes(pid)
+        used = memory.tree_bytes(os.getpid())
+        return used if used > self.cap and self.running[pid] >= max(self.running.values()) else 0
 
 
-def _exited(process) -> str:
-    code = process.exitcode
+def exited_reason(code: int | None) -> str:
     if code is not None and code < 0:
         try:
             return f"the training process was killed by {signal.Signals(-code).name}"

@@ -29,7 +29,7 @@ from automl.forecast_model import ForecastEnsemble, combine
 from automl.series import SeriesData, key_columns
 from runners.backtest import FitForecaster, read_forecasts, window_count
 from runners.base import RunContext, Runner
-from runners.executors import LocalProcessExecutor
+from runners.executors import executor_for
 from runners.launch import blocked, start, train
 from runners.planner import ensemble_reserve_s, finish_reserve_s
 
@@ -78,7 +78,7 @@ class ForecastingRunner(Runner):
         log.info("%s: %d series, %d rows, frequency %s (season %d), horizon %d, %d backtest windows; candidates %s",
                  plan.name, len(data.keys), len(data.history), data.freq, data.season_length, task.horizon, windows,
                  ", ".join(names))
-        executor = LocalProcessExecutor(ctx.should_stop, preload=("runners.backtest",), pools=True)
+        executor = executor_for(ctx.plan.dask_scheduler, ctx.should_stop, preload=("runners.backtest",), pools=True)
         executor.warm()
         runtime = plan.max_job_runtime_s
         training_end = ctx.budget.deadline - finish_reserve_s(runtime) - ensemble_reserve_s(runtime)

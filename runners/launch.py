@@ -40,10 +40,13 @@ def execute(ctx: RunContext, executor: Executor, record: Candidate, task: Task,
     """Run the task under the candidate's hard deadline, counted from the candidate's start (its work may
     take several tasks) and never past `cap`, the end the job's planner keeps for its own later steps;
     returns (outcome, deadline)."""
-    hard = ctx.budget.candidate_deadline(record.creation_time)
-    if cap is not None:
-        hard = min(hard, cap)
+    hard = hard_deadline(ctx, record, cap)
     return executor.submit(task, deadline=hard).result(), hard
+
+
+def hard_deadline(ctx: RunContext, record: Candidate, cap: float | None = None) -> float:
+    hard = ctx.budget.candidate_deadline(record.creation_time)
+    return hard if cap is None else min(hard, cap)
 
 
 def train(ctx: RunContext, executor: Executor, record: Candidate, task: Task,

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from automl.budget import Budget
+from runners.memory import training_limit_bytes
 
 # Expected cost of one fit relative to lightgbm's, measured on the shared datasets (2 cores).
 RELATIVE_COST = {"lightgbm": 1.0, "linear-learner": 0.3, "catboost": 2.0, "xgboost": 1.2, "extra-trees": 0.8,
@@ -20,7 +21,7 @@ CANDIDATE_OVERHEAD_S = 0.5  # a child process, loading the layer, scoring, timin
 PROBE_MIN_S = 3.0  # the first candidate's fitting time when its cost-weighted share is shorter
 FOLD_SAFETY = 0.8  # plan the folds to fill this much of the time: costs vary between folds and algorithms
 PER_CANDIDATE_SHARE = 0.6  # of MaxRuntimePerTrainingJobInSeconds, for fitting (the rest saves and scores)
-MEMORY_SHARE = 0.6  # of the memory available now, what one bag's fold models may take
+MEMORY_SHARE = 0.6  # of the memory a candidate may use (runners.memory), what one bag's fold models may take
 
 
 def finish_reserve_s(max_runtime_s: float) -> float:
@@ -30,17 +31,6 @@ def finish_reserve_s(max_runtime_s: float) -> float:
 
 def ensemble_reserve_s(max_runtime_s: float) -> float:
     return min(60.0, max(1.5, 0.03 * max_runtime_s))
-
-
-def available_memory_bytes() -> int:
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 8 * 1024 ** 3
 
 
 @dataclass
@@ -98,7 +88,7 @@ class Planner:
     @staticmethod
     def memory_verdict(cls, rows: int, columns: int, params: dict, folds: int) -> tuple[dict, str | None]:
         """(params, None) when the bag fits in memory, fewer trees when that makes it fit, else a reason."""
-        limit = MEMORY_SHARE * available_memory_bytes()
+        limit = MEMORY_SHARE * training_limit_bytes()
         need = folds * cls.memory_bytes(rows, columns, params)
         if need <= limit:
             return params, None
@@ -107,4 +97,4 @@ class Planner:
             if trees >= 50:
                 return params | {"n_estimators": trees}, None
         return params, (f"needs about {need / 1024 ** 3:.1f} GiB for its {folds} fold models; "
-                        f"{limit / 1024 ** 3:.1f} GiB may be used")
+                        f"{limit / 1024 ** 3:.1f} GiB may be used (AUTOML_MAX_MEMORY and the memory free now)")

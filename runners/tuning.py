@@ -30,7 +30,7 @@ from automl.held_out import HeldOut, sample_positions, sampled
 from automl.metrics import METRICS
 from runners import study as studies
 from runners.base import RunContext, Runner
-from runners.executors import LocalProcessExecutor, OutcomeStatus
+from runners.executors import OutcomeStatus, executor_for
 from runners.launch import blocked, conclude, execute, start
 from runners.preprocessing import pipeline_space
 from runners.training import definition, fit_model, measure, save, soft_deadline, task_for
@@ -212,7 +212,7 @@ class _Search:
                                         "maximize" if METRICS[self.plan.objective].maximize else "minimize")
         self.lock = threading.Lock()
         self.worker = studies.worker_id()
-        self.executor = LocalProcessExecutor(ctx.should_stop, preload=("runners.tuning",))
+        self.executor = executor_for(self.plan.dask_scheduler, ctx.should_stop, preload=("runners.tuning",))
         self.task = task_for(ctx.dataset.problem_type, ctx.dataset.classes, 1)
         train_rows = sample_rows(len(ctx.dataset.y_train), TUNING_ROWS)
         self.valid_rows = sample_rows(len(ctx.dataset.y_valid), VALIDATION_ROWS)
@@ -230,7 +230,7 @@ class _Search:
     def tune(self) -> RunEnd:
         self._fail_dead_trials()
         self.executor.warm()
-        slots = max(1, self.ctx.threads())
+        slots = self.executor.workers() or max(1, self.ctx.threads())
         with ThreadPoolExecutor(slots) as pool:
             reasons = list(pool.map(lambda _: self._trials(), range(slots)))
         for reason in (RunEnd.STOPPED, RunEnd.MAX_RUNTIME, RunEnd.MAX_CANDIDATES):

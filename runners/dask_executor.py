@@ -1,0 +1,177 @@
+"""The Dask executor: a job's tasks (bags' folds, refits, ensembles, tuning trials, forecasters' backtests) run
+on a dask.distributed cluster, under the same contract as the local executor (runners.executors).
+
+- Each task is sent to the scheduler and runs on some worker in a fresh child process there
+  (runners.child_process), so its deadline, a stop and the memory cap end it, and its process, on the worker.
+- Data and scratch travel as the task's locations: the job's folder (AUTOML_HOME) must be one every worker
+  reads at the same path (a shared folder), and the output may be `s3://`. Tuning trials report to the study
+  in its RDB storage (AUTOML_TUNING_STORAGE), which the workers must reach too.
+- A worker lost while it ran a task: the scheduler would run the task again elsewhere; the task's first run
+  leaves its worker's address in the scheduler's metadata, so a second run answers Failed at once, naming the
+  lost worker, and the job goes on. A task that no worker picks up in time is TimedOut.
+- The job's worker beats a counter in the scheduler's metadata; a task whose job's worker is gone (no beat
+  for LEASE_S) or stopped ends itself, so nothing trains on for a dead job.
+Clocks: deadlines are absolute times, so the machines' clocks must agree (NTP) to within a second or so.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from runners import memory
+from runners.executors import Outcome, OutcomeStatus, Task
+
+SETTING = "AUTOML_DASK_SCHEDULER"
+CONNECT_S = 5.0
+BEAT_S = 0.5  # how often the job's worker says it is alive and whether it was stopped
+LEASE_S = 30.0  # a task whose job's worker said nothing for this long ends itself
+LATE_S = 5.0  # past a task's deadline, how long the client waits for the worker's own answer
+POLL_S = 0.2
+
+log = logging.getLogger(__name__)
+
+
+def connect(address: str, timeout: float = CONNECT_S):
+    from distributed import Client
+
+    return Client(address, timeout=timeout, set_as_default=False)
+
+
+def check_scheduler(address: str) -> None:
+    """At CreateAutoMLJob: the scheduler must answer, so a typo fails the request, not the job later."""
+    from automl.errors import field_error
+
+    try:
+        with connect(address) as client:
+            client.scheduler_info()
+    except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address: the same to a user
+        raise field_error(SETTING, "must be the address of a running dask scheduler (tcp://HOST:8786) that this "
+                          f"machine reaches; {type(exc).__name__}: {str(exc).strip()[:200]}", address) from None
+
+
+class DaskExecutor:
+    def __init__(self, address: str, should_stop: Callable[[], bool]):
+        self.address = address
+        self.should_stop = should_stop
+        self.client = connect(address)
+        self.token = f"automl-{uuid.uuid4().hex[:12]}"
+        self.numbers = itertools.count()
+        self.beats = itertools.count()
+        self.stopped = False
+        self._beat()
+        threading.Thread(target=self._heartbeat, daemon=True).start()
+
+    def warm(self) -> list[str]:
+        """Waits (briefly) for a first worker: a job sent to an empty cluster would only time out."""
+        try:
+            self.client.wait_for_workers(1, timeout=CONNECT_S)
+        except TimeoutError:
+            log.warning("the dask scheduler %s has no worker yet; tasks wait for one until their deadlines",
+                        self.address)
+        workers = self.client.scheduler_info()["workers"]
+        log.info("tasks run on the dask cluster of %s: %d workers, %d threads", self.address, len(workers),
+                 sum(w.get("nthreads", 1) for w in workers.values()))
+        return []
+
+    def workers(self) -> int | None:
+        return max(1, sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values()))
+
+    def _beat(self) -> None:
+        self.stopped = self.stopped or bool(self.should_stop())
+        self.client.set_metadata([self.token, "control"], {"stop": self.stopped, "beat": next(self.beats)})
+
+    def _heartbeat(self) -> None:
+        while True:
+            time.sleep(BEAT_S)
+            try:
+                self._beat()
+            except Exception:  # the client is closing (the job's worker ends): the lease lapses on the workers
+                return
+
+    def submit(self, task: Task, *, deadline: float) -> Future:
+        attempt = [self.token, "attempt", str(next(self.numbers))]
+        remote = self.client.submit(run_on_worker, task, deadline, self.token, attempt, pure=False,
+                                    key=f"{type(task).__name__}-{'-'.join(attempt)}")
+        future: Future = Future()
+        future.set_running_or_notify_cancel()
+        threading.Thread(target=self._watch, args=(remote, attempt, deadline, future), daemon=True).start()
+        return future
+
+    def _watch(self, remote, attempt: list[str], deadline: float, future: Future) -> None:
+        try:
+            future.set_result(self._await(remote, attempt, deadline))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    def _await(self, remote, attempt: list[str], deadline: float) -> Outcome:
+        from distributed import TimeoutError as DaskTimeout
+
+        while True:
+            try:
+                return remote.result(timeout=POLL_S)
+            except (DaskTimeout, TimeoutError):
+                pass
+            except Exception as exc:  # KilledWorker, a cancelled task, a lost connection
+                return Outcome(OutcomeStatus.FAILED, error=f"the dask cluster lost the task: {type(exc).__name__}: "
+                                                           f"{str(exc)[:300]}")
+            if self.stopped:
+                remote.cancel()
+                return Outcome(OutcomeStatus.STOPPED, error="stopped by StopAutoMLJob")
+            if time.time() >= deadline + LATE_S:
+                remote.cancel()
+                return self._late(attempt)
+
+    def _late(self, attempt: list[str]) -> Outcome:
+        """No answer by the deadline: the worker that started the task is gone, or none ever started it."""
+        started_on = self.client.get_metadata(attempt, None)
+        if started_on and started_on not in self.client.scheduler_info()["workers"]:
+            return Outcome(OutcomeStatus.FAILED, error=lost(started_on))
+        return Outcome(OutcomeStatus.TIMED_OUT, error="ran past its time limit" if started_on else
+                       "no dask worker started it before its time limit")
+
+
+def lost(worker: str) -> str:
+    return f"the dask worker {worker} running it was lost"
+
+
+def run_on_worker(task: Task, deadline: float, token: str, attempt: list[str]) -> Outcome:
+    """On a dask worker: a task the scheduler sends again, after the worker that first ran it died, is not run
+    twice; otherwise it runs in a child process, watched for its job's stop and its worker's lease."""
+    from distributed import get_client, get_worker
+
+    from runners.child_process import supervise
+
+    client, here = get_client(), get_worker().address
+    earlier = client.get_metadata(attempt, None)
+    if earlier:
+        return Outcome(OutcomeStatus.FAILED, error=lost(earlier))
+    client.set_metadata(attempt, here)
+    return supervise(task, deadline, _Control(client, token), memory.max_memory_bytes())
+
+
+class _Control:
+    """Why the task must end now, read from the job's control record at most every BEAT_S: a stop, or a job
+    worker silent for LEASE_S (it died: nothing will read this task's answer)."""
+
+    def __init__(self, client, token: str):
+        self.client, self.token = client, token
+        self.checked = 0.0
+        self.beat, self.heard = None, time.monotonic()
+        self.why: str | None = None
+
+    def __call__(self) -> str | None:
+        if self.why is None and time.monotonic() - self.checked >= BEAT_S:
+            self.checked = time.monotonic()
+            control = self.client.get_metadata([self.token, "control"], None) or {}
+            if control.get("stop"):
+                self.why = "stopped by StopAutoMLJob"
+            elif control.get("beat") != self.beat:
+                self.beat, self.heard = control.get("beat"), time.monotonic()
+            elif time.monotonic() - self.heard > LEASE_S:
+                self.why = f"its job's worker sent no heartbeat for {LEASE_S:.0f} s"
+        return self.why

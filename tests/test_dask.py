@@ -1,0 +1,167 @@
+"""Jobs on a Dask cluster: a scheduler and workers started as separate processes the way a user starts them
+(`dask scheduler`, `dask worker`), and a LocalCluster; a worker lost mid-candidate fails only that candidate."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from automl.errors import ValidationException
+from automl.forecast_plan import load_plan
+from tests.conftest import BREAST_CANCER, REPO, _free_port, only, request, wait_for
+
+
+def _computed(address: str, prefix: str) -> int:
+    """How many tasks of that kind the scheduler saw computed (its task prefixes count every state entered)."""
+    from distributed import Client
+
+    with Client(address, timeout=10) as client:
+        counts = client.run_on_scheduler(lambda dask_scheduler: {
+            name: dict(p.state_counts) for name, p in dask_scheduler.task_prefixes.items()})
+    return sum(c.get("memory", 0) for name, c in counts.items() if name.startswith(prefix))
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """`dask scheduler` and two `dask worker` processes on loopback, one thread each."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    logs = tmp_path / "dask-logs"
+    logs.mkdir()
+    processes = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port",
+                                   str(port), "--no-dashboard"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=open(logs / "scheduler.log", "wb"))]
+    for i in range(2):
+        processes.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads", "1",
+                                           "--nworkers", "1", "--no-dashboard", "--name", f"w{i}"], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=open(logs / f"worker{i}.log", "wb")))
+    from distributed import Client
+
+    deadline = time.time() + 60
+    while True:
+        try:
+            with Client(address, timeout=5) as client:
+                client.wait_for_workers(2, timeout=max(1, deadline - time.time()))
+            break
+        except (OSError, TimeoutError):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.5)
+    yield address
+    for process in reversed(processes):
+        process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_tuning_trials_run_on_dask_workers_started_as_processes(sm, tmp_path, cluster, monkeypatch):
+    monkeypatch.setenv("AUTOML_DASK_SCHEDULER", cluster)
+    body = request(BREAST_CANCER, name="on-dask", output=tmp_path / "out",
+                   AutoMLJobConfig={"Mode": "HYPERPARAMETER_TUNING",
+                                    "CompletionCriteria": {"MaxCandidates": 6, "MaxAutoMLJobRuntimeInSeconds": 120},
+                                    "CandidateGenerationConfig": {"AlgorithmsConfig": [
+                                        {"AutoMLAlgorithms": ["xgboost", "linear-learner"]}]}})
+    sm.create_auto_ml_job(**body)
+    assert load_plan(sm.store.job("on-dask").plan).dask_scheduler == cluster
+    final = sm.wait("on-dask", timeout=180)
+    assert (final["AutoMLJobStatus"], final["AutoMLJobSecondaryStatus"]) == ("Completed", "MaxCandidatesReached")
+    trials = sm.list_candidates_for_auto_ml_job(AutoMLJobName="on-dask", MaxResults=100)["Candidates"]
+    assert len(trials) == 6
+    assert _computed(cluster, "RunTrial") == 6, "every trial ran as a task on the cluster"
+    log = (sm.store.root / "logs" / "on-dask.log").read_text()
+    assert f"tasks run on the dask cluster of {cluster}: 2 workers, 2 threads" in log
+    assert (tmp_path / "out" / "on-dask" / "best_candidate" / "model.joblib").exists()
+
+
+def test_a_worker_lost_mid_candidate_fails_that_candidate_and_the_job_goes_on(sm, tmp_path, slow_csv, cluster,
+                                                                                  monkeypatch):
+    monkeypatch.setenv("AUTOML_DASK_SCHEDULER", cluster)
+    body = request(slow_csv, target="target", name="lost", output=tmp_path / "out",
+                   AutoMLJobConfig=only("lightgbm", "linear-learner")
+                   | {"CompletionCriteria": {"MaxAutoMLJobRuntimeInSeconds": 90}})
+    sm.create_auto_ml_job(**body)
+    deadline = time.time() + 120
+    victim = None
+    while victim is None and time.time() < deadline:
+        running = [c for c in sm.store.candidates("lost") if c.status.value == "InProgress"]
+        children = [p for p in psutil.process_iter(["cmdline"]) if "runners.child_process" in (p.info["cmdline"] or [])]
+        if running and running[0].algorithm == "lightgbm" and children:
+            victim = children[0].parent()
+        time.sleep(0.2)
+    assert victim is not None, "a lightgbm fold task running on a dask worker"
+    victim.kill()  # the worker process; its nanny starts a new one, and the scheduler would send the task again
+    final = sm.wait("lost", timeout=150)
+    assert final["AutoMLJobStatus"] == "Completed"
+    by_name = {c["CandidateName"]: c for c in
+               sm.list_candidates_for_auto_ml_job(AutoMLJobName="lost", MaxResults=100)["Candidates"]}
+    lost = by_name["lost-lightgbm-L1"]
+    assert lost["CandidateStatus"] == "Failed"
+    assert "the dask worker tcp://127.0.0.1:" in lost["FailureReason"] and "was lost" in lost["FailureReason"]
+    assert by_name["lost-linear-learner-L1"]["CandidateStatus"] == "Completed", "the job went on"
+    assert final["BestCandidate"]["CandidateName"] == "lost-linear-learner-L1"
+
+
+def test_a_local_cluster_bags_folds_side_by_side(sm, tmp_path, monkeypatch):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as local:
+        monkeypatch.setenv("AUTOML_DASK_SCHEDULER", local.scheduler_address)
+        body = request(BREAST_CANCER, name="local-cluster", output=tmp_path / "out",
+                       AutoMLJobConfig=only("lightgbm", "linear-learner")
+                       | {"CompletionCriteria": {"MaxAutoMLJobRuntimeInSeconds": 120}})
+        sm.create_auto_ml_job(**body)
+        final = sm.wait("local-cluster", timeout=180)
+        folds = _computed(local.scheduler_address, "FitFolds")
+    assert final["AutoMLJobStatus"] == "Completed"
+    by_name = {c["CandidateName"]: c for c in sm.list_candidates_for_auto_ml_job(
+        AutoMLJobName="local-cluster", MaxResults=100)["Candidates"]}
+    bag = sm.store.candidates("local-cluster")
+    bags = [c for c in bag if c.algorithm in ("lightgbm", "linear-learner") and c.definition.get("Level") == 1
+            and c.definition.get("Bagging")]
+    fitted = sum(c.definition["Bagging"]["FoldsFitted"] for c in bags)
+    assert by_name["local-cluster-lightgbm-L1"]["CandidateStatus"] == "Completed"
+    # every fold but the probe's is a task of its own, and each bag after them one more to assemble it
+    assert folds == 1 + (fitted - 1) + len(bags)
+    assert final["BestCandidate"]["CandidateName"] in by_name
+
+
+def test_a_scheduler_that_does_not_answer_is_refused_and_nothing_is_stored(sm, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOML_DASK_SCHEDULER", f"tcp://127.0.0.1:{_free_port()}")
+    with pytest.raises(ValidationException, match="^AUTOML_DASK_SCHEDULER: must be the address of a running dask "):
+        sm.create_auto_ml_job(**request(BREAST_CANCER, name="nowhere", output=tmp_path / "out"))
+    assert sm.list_auto_ml_jobs()["AutoMLJobSummaries"] == []
+
+
+def test_a_task_past_its_deadline_or_stopped_is_ended_with_its_process_on_the_worker():
+    from distributed import LocalCluster
+
+    from runners.dask_executor import DaskExecutor
+    from runners.executors import OutcomeStatus
+    from tests.test_executors import Sleep
+
+    def sleepers() -> list:
+        return [p for p in psutil.process_iter(["cmdline"]) if "runners.child_process" in (p.info["cmdline"] or [])]
+
+    stop = {"now": False}
+    with LocalCluster(n_workers=1, threads_per_worker=2, dashboard_address=None) as local:
+        executor = DaskExecutor(local.scheduler_address, lambda: stop["now"])
+        assert executor.workers() == 2
+        late = executor.submit(Sleep(60), deadline=time.time() + 3)
+        stopped = executor.submit(Sleep(60), deadline=time.time() + 60)
+        outcome = late.result(timeout=30)
+        assert (outcome.status, outcome.error) == (OutcomeStatus.TIMED_OUT, "ran past its time limit")
+        stop["now"] = True
+        assert stopped.result(timeout=30).status is OutcomeStatus.STOPPED
+        gone = time.time() + 10
+        while sleepers() and time.time() < gone:
+            time.sleep(0.2)
+        assert not sleepers(), "the tasks' processes ended on the worker"
