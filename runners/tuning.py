@@ -350,7 +350,9 @@ class _Search:
 
     def wait_for_others(self) -> None:
         """Trials of joined workers still running end (or the job's time does) before the job concludes; those
-        of a worker found dead meanwhile are failed, not waited for."""
+        of a worker found dead meanwhile are failed, not waited for: also when no time is left to wait, else they
+        would stay RUNNING (their candidates InProgress) after the job ends."""
+        self._fail_dead_trials()
         while self.study.get_trials(deepcopy=False, states=(_state("RUNNING"),)):
             if self.ctx.budget.remaining_s() <= 0 or self.ctx.should_stop():
                 return

@@ -21,6 +21,7 @@ from automl.spec import resolve
 from runners import study as studies
 from runners.base import RunContext
 from runners.training import save_dataset
+from tests.postgres import postgres_url  # noqa: F401  (the fixture, for every test module)
 
 REPO = Path(__file__).resolve().parents[1]
 BREAST_CANCER = REPO / "automl" / "data" / "breast_cancer.csv"
