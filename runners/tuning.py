@@ -28,10 +28,12 @@ from automl.candidate import Candidate, CandidateStatus, RunEnd
 from automl.dataset import Dataset
 from automl.held_out import HeldOut, sample_positions, sampled
 from automl.metrics import METRICS
+from runners import memory
 from runners import study as studies
 from runners.base import RunContext, Runner
 from runners.executors import OutcomeStatus, executor_for
-from runners.launch import blocked, conclude, execute, start
+from runners.launch import blocked, conclude, execute, failed, start
+from runners.planner import MEMORY_SHARE
 from runners.preprocessing import pipeline_space
 from runners.training import definition, fit_model, measure, save, soft_deadline, task_for
 
@@ -348,6 +350,13 @@ class _Search:
             started = frozen.datetime_start.timestamp() if frozen.datetime_start else time.time()
             self.ctx.record(Candidate(name, algorithm, CandidateStatus.IN_PROGRESS, started).abandoned(time.time()))
 
+    def _rows_in_memory(self, algorithm: str, params: dict) -> int:
+        """Training rows whose final fit stays within the memory a candidate may use (AUTOML_MAX_MEMORY): its
+        process holds the saved dataset whole, then the model's copies of the rows it fits."""
+        limit = MEMORY_SHARE * memory.training_limit_bytes() - self.ctx.dataset_path.stat().st_size
+        per_row = algorithms.get(algorithm).memory_bytes(self.rows, len(self.ctx.dataset.kinds), params) / self.rows
+        return max(0, min(self.rows, int(limit / per_row)))
+
     def wait_for_others(self) -> None:
         """Trials of joined workers still running end (or the job's time does) before the job concludes; those
         of a worker found dead meanwhile are failed, not waited for: also when no time is left to wait, else they
@@ -370,6 +379,13 @@ class _Search:
             return None  # too few rows would fit in time; the best trial (fitted on the sample) stays the answer
         pipeline = json.loads(read_bytes(self.ctx.output.definition(source)))  # exactly what the trial fitted
         algorithm = pipeline["Algorithm"]
+        fitting = self._rows_in_memory(algorithm, pipeline["Hyperparameters"])
+        if fitting < rows and fitting < REFIT_MIN_GAIN * self.sample:
+            record = start(self.ctx, f"{self.plan.name}-{algorithm}-full", algorithm, {"RefitOf": source})
+            failed(self.ctx, record, f"skipped: a final fit on more than the trials' {self.sample} rows needs more "
+                                     f"memory than {memory.SETTING} allows ({fitting} rows would fit)")
+            return None
+        rows = min(rows, fitting)
         name = f"{self.plan.name}-{algorithm}-" + ("full" if rows == self.rows else f"{rows}-rows")
         defn = definition(name, algorithm, pipeline["Hyperparameters"], pipeline["Preprocessing"]["Options"],
                           self.ctx.dataset, self.plan.objective) | {"RefitOf": source,

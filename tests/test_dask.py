@@ -13,7 +13,7 @@ import pytest
 
 from automl.errors import ValidationException
 from automl.forecast_plan import load_plan
-from tests.conftest import BREAST_CANCER, REPO, _free_port, only, request, wait_for
+from tests.conftest import BREAST_CANCER, REPO, _free_port, only, request
 
 
 def _computed(address: str, prefix: str) -> int:
@@ -32,15 +32,13 @@ def cluster(tmp_path):
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = os.environ | {"PYTHONPATH": str(REPO)}
-    logs = tmp_path / "dask-logs"
-    logs.mkdir()
+    log = open(tmp_path / "dask.log", "wb")  # noqa: SIM115 (held open while the processes run)
     processes = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port",
-                                   str(port), "--no-dashboard"], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=open(logs / "scheduler.log", "wb"))]
+                                   str(port), "--no-dashboard"], env=env, stdout=log, stderr=log)]
     for i in range(2):
         processes.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads", "1",
                                            "--nworkers", "1", "--no-dashboard", "--name", f"w{i}"], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=open(logs / f"worker{i}.log", "wb")))
+                                          stdout=log, stderr=log))
     from distributed import Client
 
     deadline = time.time() + 60
@@ -61,6 +59,7 @@ def cluster(tmp_path):
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
+    log.close()
 
 
 def test_tuning_trials_run_on_dask_workers_started_as_processes(sm, tmp_path, cluster, monkeypatch):
