@@ -121,6 +121,15 @@ def suggest(trial, name: str, distribution):
     raise TypeError(f"{name}: unsupported distribution {distribution!r}")
 
 
+def within(distribution, value) -> bool:
+    """Whether a fixed value (a default, a portfolio entry) is one the search space can suggest."""
+    from optuna.distributions import CategoricalDistribution
+
+    if isinstance(distribution, CategoricalDistribution):
+        return value in distribution.choices
+    return isinstance(value, int | float) and distribution.low <= value <= distribution.high
+
+
 def describe_distribution(distribution) -> dict:
     """A readable, JSON-able form of a search dimension for the candidate definitions."""
     from optuna.distributions import CategoricalDistribution

@@ -10,6 +10,7 @@ trials.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -40,7 +41,9 @@ from runners.training import definition, fit_model, measure, save, soft_deadline
 TUNING_ROWS = 100_000
 VALIDATION_ROWS = 50_000
 SAMPLE_SEED = 0
-REFIT_RESERVE_SHARE = 0.25  # at most this share of the job's budget is kept for the final fit on more rows
+# At most this share of the job's budget is kept for the final fit on more rows: on a 1 GB table a quarter let
+# the best pipeline see 4% of the rows, and trials past the first dozen gained less than more rows do.
+REFIT_RESERVE_SHARE = 0.4
 REFIT_MIN_GAIN = 2  # a final fit on part of the rows is worth it from this many times the trials' rows
 REFIT_TIME_SHARE = 0.8  # of the time a partial final fit has: the rest covers loading and scoring
 OTHERS_POLL_S = 0.5
@@ -231,6 +234,7 @@ class _Search:
 
     def tune(self) -> RunEnd:
         self._fail_dead_trials()
+        self._seed_trials()
         self.executor.warm()
         slots = self.executor.workers() or max(1, self.ctx.threads())
         with ThreadPoolExecutor(slots) as pool:
@@ -239,6 +243,22 @@ class _Search:
             if reason in reasons:
                 return reason
         return RunEnd.COMPLETED
+
+    def _seed_trials(self) -> None:
+        """A new study's first trials are each algorithm's defaults, then its portfolio (configurations proven on
+        other data), round-robin: the search starts from known good pipelines instead of random ones (on a 1 GB
+        table a random xgboost trial was often far worse than the defaults)."""
+        if self.study.get_trials(deepcopy=False):
+            return
+        queues = []
+        for algorithm in self.plan.algorithms:
+            cls = algorithms.get(algorithm)
+            space = cls.search_space(self.task)
+            queues.append([{"algorithm": algorithm} | {f"{algorithm}:{k}": v for k, v in params.items()
+                                                       if k in space and studies.within(space[k], v)}
+                           for params in (cls.default_params(self.task), *cls.portfolio(self.task))])
+        for params in (p for level in itertools.zip_longest(*queues) for p in level if p is not None):
+            self.study.enqueue_trial(params, skip_if_exists=True)
 
     def _need_s(self) -> float:
         """Time to keep for the final fit when trials subsample: the best trial so far scaled to every row, at
