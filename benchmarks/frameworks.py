@@ -25,17 +25,22 @@ class Automl:
                                                    "ENSEMBLING": "automl_ensembling"}[mode]
 
     def fit(self, train: pd.DataFrame, target: str, problem_type: str, budget_s: int, seed: int, workdir: Path):
+        data = workdir / "train.parquet"
+        train.to_parquet(data, index=False)
+        return self.fit_file(data, target, problem_type, budget_s, seed, workdir)
+
+    def fit_file(self, data: Path, target: str, problem_type: str, budget_s: int, seed: int, workdir: Path):
+        """The job reads the file itself, as a user's job does (a large file is never loaded by the caller)."""
         os.environ["AUTOML_HOME"] = str(workdir / "home")
         import automl
 
-        data = workdir / "train.parquet"
-        train.to_parquet(data, index=False)
         self.client = automl.client()
         self.name_ = f"bench-{seed}"
+        content = "x-application/vnd.amazon+parquet" if data.suffix == ".parquet" else "text/csv;header=present"
         self.client.create_auto_ml_job(
             AutoMLJobName=self.name_,
             InputDataConfig=[{"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": str(data)}},
-                              "TargetAttributeName": target, "ContentType": "x-application/vnd.amazon+parquet"}],
+                              "TargetAttributeName": target, "ContentType": content}],
             OutputDataConfig={"S3OutputPath": str(workdir / "out")},
             RoleArn="arn:aws:iam::000000000000:role/automl-local", ProblemType=problem_type,
             AutoMLJobObjective={"MetricName": MAIN_METRIC[problem_type]},
@@ -44,6 +49,8 @@ class Automl:
         final = self.client.wait(self.name_, poll_s=0.2)
         if final["AutoMLJobStatus"] != "Completed":
             raise RuntimeError(f"job ended {final['AutoMLJobStatus']}: {final.get('FailureReason')}")
+        self.summary = {"mode": final["AutoMLJobConfig"]["Mode"], "best_candidate": final["BestCandidate"][
+            "CandidateName"], "secondary_status": final["AutoMLJobSecondaryStatus"]}
         return self
 
     def predict(self, test: pd.DataFrame):

@@ -1,24 +1,24 @@
-"""The tuning mode at scale (run by hand, not a test): a generated CSV of --size-gb, one job in AUTO mode (which
-picks HYPERPARAMETER_TUNING at 100 MB and above) under --budget, reporting wall time and the peak memory of the
-whole process tree (PSS) against the in-memory size of the data as pandas holds it.
+"""The tuning mode at scale against the peers (run by hand, not a test): generated churn-like CSVs of 200 MB and
+1 GB with a fixed 500,000-row test file; on each, our job in AUTO mode (HYPERPARAMETER_TUNING from 100 MB),
+LightGBM with defaults on every row, and FLAML with the same budget, one after another in one run, each in its
+own process. Reports the test score, wall time and the peak memory of each run's process tree (PSS) against
+the data's in-memory size as pandas holds it, as JSON lines in the other benchmarks' schema.
 
-    python -m benchmarks.large_csv --size-gb 1 --budget 600 --out benchmarks/results/large-csv
+    python -m benchmarks.setup_peers            # FLAML's environment (once)
+    python -m benchmarks.large_csv --out benchmarks/results/large-csv
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.one import PeakMemory
-from benchmarks.run import machine
+from benchmarks.run import machine, run_one
 
 CHUNK_ROWS = 500_000
 CITIES = [f"city_{i:02d}" for i in range(40)]
@@ -57,70 +57,58 @@ def in_memory_bytes(path: Path) -> int:
                               text=True).stdout)
 
 
-def final_fit(candidates: list[dict], output: Path) -> dict | None:
-    """The best pipeline refit on more rows than the trials saw, next to the best trial it refits."""
-    refits = [c for c in candidates if "-trial-" not in c["CandidateName"]]
-    if not refits:
-        return None
-    refit = refits[0]
-    saved = output / "candidates" / refit["CandidateName"] / "definition.json"
-    if not saved.exists():  # it did not finish
-        return {"name": refit["CandidateName"], "status": refit["CandidateStatus"],
-                "failure": refit.get("FailureReason")}
-    defn = json.loads(saved.read_text())
-    source = next(c for c in candidates if c["CandidateName"] == defn["RefitOf"])
-    return {"name": refit["CandidateName"], "status": refit["CandidateStatus"],
-            "training_rows": defn["TrainingRows"], "refit_of": defn["RefitOf"],
-            "objective": refit.get("FinalAutoMLJobObjectiveMetric", {}).get("Value"),
-            "refit_of_objective": source.get("FinalAutoMLJobObjectiveMetric", {}).get("Value")}
+SIZES = {"large-200mb": (0.2, 300), "large-1gb": (1.0, 600)}  # dataset -> (GiB of CSV, budget in seconds)
+FRAMEWORKS = ("automl", "lightgbm", "flaml")
+TEST_ROWS = CHUNK_ROWS  # one chunk, from another seed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--size-gb", type=float, default=1.0)
-    parser.add_argument("--budget", type=int, default=600)
+    parser.add_argument("--datasets", default=",".join(SIZES), help=f"a subset of {', '.join(SIZES)}")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/large-csv"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/automl-large-csv"))
     args = parser.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
-    data = args.work / "train.csv"
-    began = time.perf_counter()
-    rows = generate(data, int(args.size_gb * 1024 ** 3))
-    generate_s = time.perf_counter() - began
-    pandas_bytes = in_memory_bytes(data)
-    os.environ["AUTOML_HOME"] = str(args.work / "home")
-    import automl
-
-    client = automl.client()
-    name = f"large-{int(time.time())}"
-    with PeakMemory(interval_s=0.5) as memory:
-        began = time.perf_counter()
-        client.create_auto_ml_job(
-            AutoMLJobName=name, RoleArn="arn:aws:iam::000000000000:role/automl-local",
-            InputDataConfig=[{"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": str(data)}},
-                              "TargetAttributeName": "churned"}],
-            OutputDataConfig={"S3OutputPath": str(args.work / "out")},
-            AutoMLJobConfig={"CompletionCriteria": {"MaxAutoMLJobRuntimeInSeconds": args.budget}})
-        final = client.wait(name, poll_s=1.0)
-        wall_s = time.perf_counter() - began
-    candidates = client.list_candidates_for_auto_ml_job(AutoMLJobName=name, MaxResults=100)["Candidates"]
-    best = final.get("BestCandidate", {})
-    result = {
-        "csv_bytes": data.stat().st_size, "rows": rows, "generate_s": round(generate_s, 1),
-        "pandas_bytes": pandas_bytes, "budget_s": args.budget, "wall_s": round(wall_s, 1),
-        "peak_tree_pss_bytes": memory.peak, "peak_over_pandas": round(memory.peak / pandas_bytes, 2),
-        "mode": final["AutoMLJobConfig"]["Mode"], "status": final["AutoMLJobStatus"],
-        "secondary_status": final["AutoMLJobSecondaryStatus"], "failure": final.get("FailureReason"),
-        "best_candidate": best.get("CandidateName"),
-        "best_objective": best.get("FinalAutoMLJobObjectiveMetric"),
-        "candidates": {s: sum(c["CandidateStatus"] == s for c in candidates)
-                       for s in ("Completed", "Stopped", "Failed")},
-        "final_fit": final_fit(candidates, args.work / "out" / name),
-        "machine": machine("benchmarks.large_csv"),
-    }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "result.json").write_text(json.dumps(result, indent=2, default=str))
-    print(json.dumps(result, indent=2, default=str))
+    rows_out = []
+    for name in args.datasets.split(","):
+        size_gib, budget = SIZES[name]
+        folder = args.work / name
+        folder.mkdir(parents=True, exist_ok=True)
+        train, test = folder / "train.csv", folder / "test.csv"
+        if not train.exists():
+            generate(train, int(size_gib * 1024 ** 3))
+            generate(test, 1, seed=1)
+        pandas_mb = in_memory_bytes(train) / 2 ** 20
+        dataset = {"name": name, "problem_type": "BinaryClassification", "train": str(train), "test": str(test),
+                   "target": "churned"}
+        for framework in args.frameworks.split(","):
+            row = run_one(dataset, framework, budget, 0, args.work / "runs")
+            if row["status"] == "ok":
+                row |= {"pandas_mb": round(pandas_mb, 1), "csv_bytes": train.stat().st_size,
+                        "peak_over_pandas": round(row["peak_memory_mb"] / pandas_mb, 2)}
+            print(json.dumps(row), flush=True)
+            rows_out.append(row)
+            with open(args.out / "results.jsonl", "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+    (args.out / "machine.json").write_text(json.dumps(machine("benchmarks.large_csv"), indent=2))
+    print(ratios(rows_out))
+
+
+def ratios(rows: list[dict]) -> str:
+    """Ours against each peer on each dataset, measured in this run: F1 and AUC differences, time and memory."""
+    lines = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        by = {r["framework"]: r for r in rows if r["dataset"] == dataset and r["status"] == "ok"}
+        ours = by.get("automl")
+        for peer, theirs in by.items():
+            if ours is None or peer == "automl":
+                continue
+            lines.append(f"{dataset}: automl vs {peer}: F1 {ours['metrics']['F1']:.4f} vs {theirs['metrics']['F1']:.4f}"
+                         f", AUC {ours['metrics']['AUC']:.4f} vs {theirs['metrics']['AUC']:.4f}, fit time x"
+                         f"{ours['fit_s'] / theirs['fit_s']:.2f}, peak memory x"
+                         f"{ours['peak_memory_mb'] / theirs['peak_memory_mb']:.2f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -97,11 +97,16 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    train, test = pd.read_csv(args.train), pd.read_csv(args.test)
+    test = pd.read_csv(args.test)
     adapter = build(args.framework)
+    # Our engine reads the file itself, as a user's job does; the peers are handed the frame they need.
+    train = None if hasattr(adapter, "fit_file") else pd.read_csv(args.train)
     with PeakMemory() as memory:
         began = time.perf_counter()
-        adapter.fit(train, args.target, args.problem_type, args.budget, args.seed, out)
+        if train is None:
+            adapter.fit_file(Path(args.train), args.target, args.problem_type, args.budget, args.seed, out)
+        else:
+            adapter.fit(train, args.target, args.problem_type, args.budget, args.seed, out)
         fit_s = time.perf_counter() - began
         features = test.drop(columns=[args.target])
         began = time.perf_counter()
@@ -113,7 +118,7 @@ def main() -> None:
     (out / "run.json").write_text(json.dumps({
         "fit_s": fit_s, "predict_s": predict_s, "predict_rows_per_s": len(test) / max(predict_s, 1e-9),
         "peak_memory_mb": memory.peak / 2 ** 20, "classes": [str(c) for c in classes] if classes else None,
-        "versions": _versions(args.framework)}))
+        "versions": _versions(args.framework), "job": getattr(adapter, "summary", None)}))
 
 
 if __name__ == "__main__":
