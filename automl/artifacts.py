@@ -6,10 +6,12 @@ integrity record and verified before it loads (`automl.integrity`).
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import tempfile
+from pathlib import Path
 
 import joblib
 
@@ -33,22 +35,45 @@ def public_uri(uri: str) -> str:
 
 def write_bytes(uri: str, data: bytes) -> None:
     if _is_local(uri):
-        path = _local_path(uri)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+            _write_local(_local_path(uri), data)
+        except OSError as exc:  # named by the file the job meant to write, not its temporary one
+            raise OSError(exc.errno, exc.strerror, public_uri(uri)) from exc
         return
     fs, path = filesystem(uri)
     fs.pipe_file(path, data)
+
+
+def _write_local(path: str, data: bytes) -> None:
+    """Into a temporary file beside the target, renamed over it once whole; the temporary file is removed
+    whatever fails (a full disk included), so nothing half-written stays in the output folder."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def remove_stale_temporary(job_output: str, older_than: float) -> int:
+    """Remove the temporary files (`.tmp-*`) that writers killed mid-write left in a local job output folder:
+    kill -9 gives a writer no chance to clean up, so the job's next worker does. Files modified since
+    `older_than` are a live writer's and kept; an object store's PUT leaves nothing behind. Returns the count."""
+    if not _is_local(job_output):
+        return 0
+    removed = 0
+    for path in Path(_local_path(job_output)).rglob(".tmp-*"):
+        with contextlib.suppress(FileNotFoundError):  # a live writer may rename its own away meanwhile
+            if path.is_file() and path.stat().st_mtime < older_than:
+                path.unlink()
+                removed += 1
+    return removed
 
 
 def read_bytes(uri: str) -> bytes:

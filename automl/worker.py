@@ -17,7 +17,7 @@ import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from automl import endpoints, scheduler
+from automl import artifacts, endpoints, scheduler
 from automl.artifacts import JobOutput, copy_model, dump_model, read_bytes, write_bytes, write_json
 from automl.budget import Budget
 from automl.candidate import Candidate, CandidateStatus, RunEnd
@@ -358,18 +358,39 @@ def fail(store: Store, name: str, reason: str) -> None:
         write_json(JobOutput(load_plan(job.plan).job_output).describe, saved_describe(job, store.candidates(name)))
 
 
+def sweep(store: Store, name: str) -> None:
+    """A resumed job's output folder may hold the temporary file of a write its killed worker never finished;
+    it goes before this worker writes (anything older than the job's admission is a dead writer's)."""
+    job = store.job(name)
+    removed = artifacts.remove_stale_temporary(load_plan(job.plan).job_output, job.started_at or job.creation_time)
+    if removed:
+        log.info("%s: removed %d temporary files an ended worker left unfinished", name, removed)
+
+
+def unforeseen(store: Store, name: str, exc: Exception) -> str:
+    """The FailureReason of an error no rule names. One writing the job's outputs (a full or read-only disk) is
+    the user's to fix, so it says which file and why in words; anything else is an internal error."""
+    output = artifacts.public_uri(load_plan(store.job(name).plan).job_output).rstrip("/") + "/"
+    if isinstance(exc, OSError) and exc.strerror and str(exc.filename).startswith(output):
+        return (f"OutputDataConfig.S3OutputPath: cannot write the job's output {exc.filename}: "
+                f"{exc.strerror.lower()} (the output location must be writable and have room for the job's "
+                "models and reports)")
+    return "internal error: " + "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
 def main(argv: list[str]) -> int:
     name = argv[0]
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)  # the job's log file
     store = Store()
     try:
+        sweep(store, name)
         with Watch(store, name) as watch:
             run_job(store, name, watch)
     except AutoMLError as exc:
         fail(store, name, exc.message)
     except Exception as exc:
         log.exception("%s: internal error", name)
-        fail(store, name, "internal error: " + "".join(traceback.format_exception_only(type(exc), exc)).strip())
+        fail(store, name, unforeseen(store, name, exc))
     finally:
         shutil.rmtree(scratch_dir(store, name), ignore_errors=True)
         scheduler.kick(store)
