@@ -202,12 +202,15 @@ class Kill:
 
 
 def after_kill(sm, home: Path, output: Path, name: str, pid: int) -> list[str]:
-    """The checks right after a kill: Failed with the worker's reason, stores intact, every output file whole
-    (a temporary file may remain until the next worker), nothing of the worker still running."""
+    """The checks right after a kill: Failed with the worker's reason and no candidate still InProgress, stores
+    intact, every output file whole (a temporary file may remain until the next worker), nothing of the worker
+    still running."""
     dead = wait_status(sm, name, lambda d: d["AutoMLJobStatus"] != "InProgress", timeout=30)
     problems = []
     if (dead["AutoMLJobStatus"], dead.get("FailureReason")) != ("Failed", WORKER_DIED.format(pid=pid)):
         problems.append(f"{name}: after the kill {dead['AutoMLJobStatus']}: {dead.get('FailureReason')}")
+    problems += [f"{name}: candidate {c.name} still InProgress after the kill" for c in sm.store.candidates(name)
+                 if c.status.value == "InProgress"]
     problems += [f"{db}: {said}" for db, said in broken_stores(home).items()]
     problems += unfinished_files(output / name, temporary_ok=True)
     time.sleep(0.5)
