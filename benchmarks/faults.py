@@ -47,6 +47,7 @@ TUNING = {"Mode": "HYPERPARAMETER_TUNING", "CompletionCriteria": {"MaxCandidates
 ENSEMBLING = {"Mode": "ENSEMBLING",
               "CandidateGenerationConfig": {"AlgorithmsConfig": [{"AutoMLAlgorithms": ["linear-learner",
                                                                                        "extra-trees"]}]}}
+TAG = {"ENSEMBLING": "ens", "HYPERPARAMETER_TUNING": "hpo"}  # a mode in job names
 # The order a job's statuses move in; a terminal status comes after all of them.
 PRIMARY = {"InProgress": 0, "Stopping": 1, "Completed": 2, "Failed": 2, "Stopped": 2}
 SECONDARY = ("Starting", "AnalyzingData", "FeatureEngineering", "TrainingModels", "ModelTuning",
@@ -131,12 +132,14 @@ def group_members(pgid: int) -> list[int]:
 
 
 def job_problems(sm, name: str, completed_before: set[str], trials: int | None) -> list[str]:
-    """What is wrong with a job that should have completed after its resumes: not Completed with a best
-    model, a candidate listed twice, one that had completed no longer Completed, trial numbers not 0..n-1."""
+    """What is wrong with a job that should have completed after its resumes: not stored exactly once, not
+    Completed with a best model, a candidate listed twice, one that had completed no longer Completed, trial
+    numbers not 0..n-1."""
     from automl.artifacts import load_model
 
     final = sm.describe_auto_ml_job(AutoMLJobName=name)
-    problems = []
+    stored = [j.name for j in sm.store.jobs()].count(name)
+    problems = [f"{name}: stored {stored} times"] if stored != 1 else []
     if final["AutoMLJobStatus"] != "Completed" or "BestCandidate" not in final:
         problems.append(f"{name}: ended {final['AutoMLJobStatus']}/{final['AutoMLJobSecondaryStatus']} "
                         f"{final.get('FailureReason', '')}")
@@ -264,18 +267,19 @@ def kills(sm, home: Path, work: Path, count: int, per_job: int, modes: list[str]
     """`count` kills at moments drawn uniformly over each mode's unkilled duration, modes in turn."""
     rng = random.Random(seed)
     output = work / "out"
-    spans = {mode: duration(sm, output, f"clean-{mode.lower()}", mode) for mode in modes}
+    spans = {mode: duration(sm, output, f"clean-{TAG[mode]}", mode) for mode in modes}
     done: list[Kill] = []
-    jobs = 0
+    jobs = late = 0
     while len(done) < count:
         mode = modes[jobs % len(modes)]
         delays = [rng.uniform(0.0, spans[mode]) for _ in range(min(per_job, count - len(done)))]
-        done += kill_job(sm, home, output, f"kill-{jobs:02d}", mode, delays)
-        jobs += 1
+        killed = kill_job(sm, home, output, f"kill-{jobs:02d}-{TAG[mode]}", mode, delays)
+        done, late, jobs = done + killed, late + len(delays) - len(killed), jobs + 1
     return {"tried": len(done), "survived": sum(not k.problems for k in done),
             "by_mode": {m: {"tried": sum(k.mode == m for k in done),
                             "survived": sum(k.mode == m and not k.problems for k in done)} for m in modes},
             "unkilled_duration_s": {m: round(s, 1) for m, s in spans.items()}, "jobs": jobs, "seed": seed,
+            "moments_drawn_after_the_job_ended": late,
             "kills": [asdict(k) for k in done]}
 
 
@@ -548,7 +552,7 @@ def disk_full(sm, home: Path, work: Path, sizes: list[str], modes: list[str]) ->
     runs = []
     for size in sizes:
         for mode in modes:
-            name = f"disk-{size}-{mode.lower()}"
+            name = f"disk-{size}-{TAG[mode]}"
             disk = mount_small_disk(work / "disks" / name, size)
             try:
                 sm.create_auto_ml_job(**body(name, disk, TUNING if mode == "HYPERPARAMETER_TUNING" else ENSEMBLING))
