@@ -5,15 +5,16 @@ with these same checks):
 
 - kill: kill -9 of a job's worker at seeded random moments, ENSEMBLING and HYPERPARAMETER_TUNING jobs in
   turn, each job killed up to --kills-per-job times and resumed with `automl resume` after each kill. After a
-  kill: Describe says Failed with the worker's reason, every store passes PRAGMA integrity_check, no output
-  file is half-written, nothing the worker started still runs. At the end: the job is Completed with a best
-  model, no candidate is lost or listed twice, and no temporary file is left.
+  kill: Describe says Failed with the worker's reason and no candidate InProgress, every store passes PRAGMA
+  integrity_check, no output file is half-written, nothing the worker started still runs. At the end: the job
+  is Completed with a best model, no candidate is lost or listed twice, and no temporary file is left.
 - create: four processes calling CreateAutoMLJob at the same instant, with four distinct names (all stored,
   once each) and with one name (one stored, three ResourceInUse naming it).
 - load: Describe/ListAutoMLJobs/ListCandidatesForAutoMLJob calls from several processes at --rate a second
   while jobs run: no error, every answer valid against the contract, no status going backwards.
-- disk_full: jobs whose output folder is a small tmpfs (root only): Failed with a reason naming the output
-  location and the full disk, or Completed where it fit, with the store intact, another job untouched and no
+- disk_full: jobs whose output folder is a small tmpfs of each --disk-sizes (root only): Failed with a reason
+  naming the output location and the full disk, or Completed with a best model that loads where the small
+  candidates fit (those that did not Failed saying why); the store intact, another job untouched, no
   half-written file.
 
 Writes result.json under --out: per kind {"tried": N, "survived": M, ...details}.
@@ -484,15 +485,17 @@ def callers(home: Path, names: list[str], threads: int, calls: int, every_s: flo
 
 def load(sm, home: Path, work: Path, rate: float, seconds: float, processes: int, threads: int) -> dict:
     """Calls at `rate` a second in all from processes x threads callers for `seconds`, while a job of each mode
-    runs; how many calls a second were made, and every problem seen."""
+    runs (every algorithm, time-capped to outlast the calls); how many calls a second were made, and every
+    problem seen."""
     names = ["load-tuning", "load-ensembling"]
     callers_n = processes * threads
     start_at = time.time() + 12  # the spawned processes import the engine meanwhile, and the jobs start
+    outlast = {"CompletionCriteria": {"MaxAutoMLJobRuntimeInSeconds": int(12 + seconds + 20)}}
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         pending = pool.starmap_async(callers, [(home, names, threads, int(rate * seconds / callers_n),
                                                 callers_n / rate, start_at)] * processes)
-        sm.create_auto_ml_job(**body(names[0], work / "out", TUNING))
-        sm.create_auto_ml_job(**body(names[1], work / "out", ENSEMBLING))
+        sm.create_auto_ml_job(**body(names[0], work / "out", {"Mode": "HYPERPARAMETER_TUNING"} | outlast))
+        sm.create_auto_ml_job(**body(names[1], work / "out", {"Mode": "ENSEMBLING"} | outlast))
         tallies = pending.get()
     took = time.time() - start_at
     running = {n: sm.describe_auto_ml_job(AutoMLJobName=n)["AutoMLJobStatus"] for n in names}
@@ -527,21 +530,27 @@ def unmount(folder: Path) -> None:
 
 
 def full_disk_problems(sm, home: Path, disk: Path, name: str, bystander: tuple[str, dict]) -> tuple[str, list[str]]:
-    """A job on a full disk: Failed saying where and why (or Completed where its outputs fit), the store intact,
-    the other job's Describe unchanged, every file on the disk whole; its ending and what is wrong."""
+    """A job on a full disk: Failed saying where and why, or Completed with a best model that loads where the
+    candidates that fit are enough (those that did not fit Failed saying why); the store intact, the other
+    job's Describe unchanged, every file on the disk whole. Its ending and what is wrong."""
     final = sm.wait(name, timeout=300, poll_s=0.5)
     reason = final.get("FailureReason", "")
     problems = []
     if final["AutoMLJobStatus"] == "Failed" and not (
             "no space left on device" in reason.lower() and f"file://{disk / name}/" in reason):
         problems.append(f"{name}: a reason that names neither the output location nor the full disk: {reason}")
-    if final["AutoMLJobStatus"] not in ("Failed", "Completed"):
-        problems.append(f"{name}: ended {final['AutoMLJobStatus']}")
+    elif final["AutoMLJobStatus"] != "Failed":
+        problems += job_problems(sm, name, set(), None)
     other, before = bystander
     if sm.describe_auto_ml_job(AutoMLJobName=other) != before:
         problems.append(f"{other}: its Describe changed")
     problems += [f"{db}: {said}" for db, said in broken_stores(home).items()] + unfinished_files(disk)
     return f"{final['AutoMLJobStatus']}: {reason}" if reason else final["AutoMLJobStatus"], problems
+
+
+def out_of_space(sm, name: str) -> int:
+    """Candidates that Failed because their files did not fit."""
+    return sum("No space left on device" in (c.failure_reason or "") for c in sm.store.candidates(name))
 
 
 def disk_full(sm, home: Path, work: Path, sizes: list[str], modes: list[str]) -> dict:
@@ -559,8 +568,11 @@ def disk_full(sm, home: Path, work: Path, sizes: list[str], modes: list[str]) ->
                 ending, problems = full_disk_problems(sm, home, disk, name, bystander)
             finally:
                 unmount(disk)
-            runs.append({"size": size, "mode": mode, "ending": ending, "problems": problems})
-    return {"tried": len(runs), "survived": sum(not r["problems"] for r in runs), "runs": runs}
+            runs.append({"size": size, "mode": mode, "ending": ending,
+                         "candidates_failed_for_space": out_of_space(sm, name), "problems": problems})
+    return {"tried": len(runs), "survived": sum(not r["problems"] for r in runs),
+            "failed": sum(r["ending"].startswith("Failed") for r in runs),
+            "completed": sum(r["ending"].startswith("Completed") for r in runs), "runs": runs}
 
 
 # --- the run -----------------------------------------------------------------------------------------------
