@@ -364,7 +364,7 @@ def sweep(store: Store, name: str) -> None:
     job = store.job(name)
     removed = artifacts.remove_stale_temporary(load_plan(job.plan).job_output, job.started_at or job.creation_time)
     if removed:
-        log.info("%s: removed %d temporary files an ended worker left unfinished", name, removed)
+        log.info("%s: removed %d temporary file(s) an ended worker left unfinished", name, removed)
 
 
 def unforeseen(store: Store, name: str, exc: Exception) -> str:

@@ -157,9 +157,15 @@ def test_kill_9_of_an_ensembling_job_then_resume(sm, home, tmp_path):
     until(lambda: completed(sm, "ember"), what="a first completed candidate")
     kept = completed(sm, "ember")
     killed(sm, home, "ember", out)
+    left = out / "ember" / "candidates" / ".tmp-left-by-the-killed-worker"  # as a kill mid-write leaves one
+    left.write_bytes(b"half a model")
+    os.utime(left, (time.time() - 60, time.time() - 60))
     sm.resume_auto_ml_job(AutoMLJobName="ember")
     final = sm.wait("ember", timeout=120)
     assert (final["AutoMLJobStatus"], final["AutoMLJobSecondaryStatus"]) == ("Completed", "Completed")
+    assert not left.exists()
+    log = (home / "logs" / "ember.log").read_text()
+    assert "ember: removed 1 temporary file(s) an ended worker left unfinished" in log
     assert faults.job_problems(sm, "ember", kept, trials=None) == []
     assert faults.broken_stores(home) == {}
     assert faults.unfinished_files(out / "ember") == []
