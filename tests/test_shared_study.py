@@ -14,6 +14,7 @@ import pytest
 from automl.candidate import Candidate, CandidateStatus
 from automl.errors import ResourceNotFound, ValidationException
 from automl.forecast_plan import load_plan
+from benchmarks.faults import candidates as listed_candidates
 from runners import study as studies
 from runners.tuning import _Search
 from tests.conftest import BREAST_CANCER, REPO, request, run_context
@@ -43,15 +44,6 @@ def until(predicate, timeout: float, what: str, pause: float = 0.1):
     raise AssertionError(f"{what}: not reached in {timeout} s")
 
 
-def all_candidates(sm, name) -> list[dict]:
-    found, token = [], None
-    while True:
-        page = sm.list_candidates_for_auto_ml_job(AutoMLJobName=name, MaxResults=100,
-                                                  **({"NextToken": token} if token else {}))
-        found += page["Candidates"]
-        token = page.get("NextToken")
-        if not token:
-            return found
 
 
 def pid_of(trial) -> int | None:
@@ -125,7 +117,7 @@ def test_two_joined_workers_on_postgres_one_killed_lose_and_repeat_nothing(sm, h
     assert not [t.number for t in trials if t.state is RUNNING], "no trial left RUNNING"
     assert {pid_of(t) for t in counted} == {job_pid, victim.pid, helper.pid}, "trials of all three workers"
 
-    candidates = all_candidates(sm, name)
+    candidates = listed_candidates(sm, name)
     names = [c["CandidateName"] for c in candidates]
     assert len(names) == len(set(names)), "no candidate twice"
     assert len(sm.store.candidates(name)) == len(names)
