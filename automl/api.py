@@ -86,6 +86,8 @@ class Client:
                     if "AutoMLProblemTypeConfig" in request:
                         check_text_problem(request, dataset.problem_type)
                     plan = plan.with_problem(dataset.problem_type)
+            del dataset  # the caller's process (a notebook, a script) must not keep the data
+            memory.release()
         self.store.insert_job(name, _jsonable(request), plan.to_json())
         scheduler.kick(self.store)
         return {"AutoMLJobArn": plan.arn}

@@ -230,6 +230,7 @@ class _Search:
             # From here on this process needs only the sample (the refit reads every row from the saved
             # dataset), so the full frame is let go: the refit's process is then the only one holding it.
             ctx.dataset = _subset(ctx.dataset, train_rows, self.valid_rows)
+            memory.release()
             joblib.dump(ctx.dataset, self.data_path)
 
     def tune(self) -> RunEnd:
@@ -261,27 +262,38 @@ class _Search:
             self.study.enqueue_trial(params, skip_if_exists=True)
 
     def _need_s(self) -> float:
-        """Time to keep for the final fit when trials subsample: the best trial so far scaled to every row, at
-        most a share of the budget (then the final fit takes the rows that share affords). When that share
-        affords too few rows to matter, no final fit is planned and the trials keep the time."""
-        fit_s = self._best()[1] if self.subsampled else None
-        if fit_s is None:
+        """Time to keep for the final fit when trials subsample: its pipeline's trial scaled to every row, at most
+        a share of the budget (then the final fit takes the rows that share affords). When that share affords too
+        few rows to matter, no final fit is planned and the trials keep the time."""
+        if not self.subsampled:
             return 1.0
         reserve = REFIT_RESERVE_SHARE * self.ctx.budget.max_job_runtime_s
+        fit_s = self._refit_source(reserve)[1]
+        if fit_s is None:
+            return 1.0
         every_row_s = self._seconds_per_row(fit_s) * self.rows
         if every_row_s <= reserve:
             return every_row_s
         return reserve if self._refit_rows(reserve, fit_s) else 1.0
 
-    def _best(self) -> tuple[str | None, float | None]:
-        """The best trial so far, whichever worker ran it: its candidate and the seconds it took to fit."""
+    def _refit_source(self, seconds: float) -> tuple[str | None, float | None]:
+        """The trial whose pipeline the final fit trains on more rows, and the seconds it took to fit: the best
+        one that a fit of `seconds` trains on enough more rows to matter (REFIT_MIN_GAIN), whichever worker ran
+        it. A booster fits rows many times faster than an mlp: where the best trial (an mlp) could not be fitted
+        on enough rows, the best xgboost trial can."""
         with self.lock:
             done = self.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
-            best = self.study.best_trial.user_attrs.get("candidate") if done else None
-        if not best:
-            return None, None
-        record = self.ctx.recorded().get(best)
-        return best, None if record is None else record.fit_s
+            maximize = self.study.direction.name == "MAXIMIZE"
+        recorded = self.ctx.recorded()
+        ranked = []
+        for trial in sorted(done, key=lambda t: t.value, reverse=maximize):
+            record = recorded.get(trial.user_attrs.get("candidate"))
+            if record is not None:
+                ranked.append((record.name, record.fit_s))
+        for name, fit_s in ranked:
+            if fit_s is None or self._refit_rows(seconds, fit_s):
+                return name, fit_s
+        return ranked[0] if ranked else (None, None)
 
     def _seconds_per_row(self, fit_s: float) -> float:
         """A trial's fit time per training row on the job's threads (training time grows about linearly with
@@ -389,9 +401,10 @@ class _Search:
             self._fail_dead_trials()
 
     def refit_best(self) -> RunEnd | None:
-        """The best trial's pipeline trained on every training row, or on as many as the time left affords: the
-        final candidate (it is the job's best only if it scores better than the trials on the same rows)."""
-        source, fit_s = self._best()
+        """The refit source's pipeline (`_refit_source`) trained on every training row, or on as many as the time
+        left affords: the final candidate (it is the job's best only if it scores better than the trials on the
+        same rows)."""
+        source, fit_s = self._refit_source(self.ctx.budget.remaining_s())
         if source is None or blocked(self.ctx, 0) in (RunEnd.STOPPED, RunEnd.MAX_RUNTIME):
             return None
         rows = self.rows if fit_s is None else self._refit_rows(self.ctx.budget.remaining_s(), fit_s)

@@ -140,14 +140,16 @@ def test_per_trial_limit_ends_the_process(tmp_path, monkeypatch):
 
 
 def test_whole_job_limit_keeps_the_best_finished_trial(sm, tmp_path):
+    """25 s: a tuning worker spends about 10 of them starting (imports, the exploration report, the training
+    processes' fork server) on a 2-core machine."""
     body = request(BREAST_CANCER, name="timed", output=tmp_path / "out",
-                   AutoMLJobConfig=tuning(MaxAutoMLJobRuntimeInSeconds=15))
+                   AutoMLJobConfig=tuning(MaxAutoMLJobRuntimeInSeconds=25))
     sm.create_auto_ml_job(**body)
     final = sm.wait("timed", timeout=60)
     assert (final["AutoMLJobStatus"], final["AutoMLJobSecondaryStatus"]) == ("Completed",
                                                                              "MaxAutoMLJobRuntimeReached")
     took = (final["EndTime"] - final["CreationTime"]).total_seconds()
-    assert took <= 15 + 3, f"overshoot beyond max(5%, 3 s): {took:.1f} s"
+    assert took <= 25 + 3, f"overshoot beyond max(5%, 3 s): {took:.1f} s"
     assert final["ResolvedAttributes"]["CompletionCriteria"]["MaxCandidates"] == 100  # the HPO default
     assert final["BestCandidate"]["CandidateStatus"] == "Completed"
     assert (tmp_path / "out" / "timed" / "best_candidate" / "model.joblib").exists()
