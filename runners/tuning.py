@@ -47,6 +47,8 @@ REFIT_RESERVE_SHARE = 0.4
 REFIT_MIN_GAIN = 2  # a final fit on part of the rows is worth it from this many times the trials' rows
 REFIT_TIME_SHARE = 0.8  # of the time a partial final fit has: the rest covers loading and scoring
 OTHERS_POLL_S = 0.5
+# Once a final fit is planned, no trial starts with less time than this before it: the trial could not finish.
+MIN_TRIAL_S = 10.0
 # A trial is asked, then named with its worker in a second write: a trial found RUNNING without a worker this
 # soon after it started is in that gap (a live worker's), not a dead worker's.
 UNNAMED_GRACE_S = 60.0
@@ -224,6 +226,10 @@ class _Search:
         self.subsampled = len(train_rows) < len(ctx.dataset.y_train) or len(self.valid_rows) < len(
             ctx.dataset.y_valid)
         self.rows, self.sample = len(ctx.dataset.y_train), len(train_rows)
+        # The final fit runs alone once the trials end, on the job's share of the cores as it is now, before the
+        # trials take them (counted while they run, one free core halved the rows a final fit was planned for).
+        self.final_threads = max(1, ctx.threads())
+        self.kept_s = 1.0  # time kept for the final fit, once planned (later trials do not take it back)
         self.data_path = ctx.dataset_path
         if self.subsampled:
             self.data_path = ctx.dataset_path.parent / f"tuning-{os.getpid()}.joblib"
@@ -266,15 +272,14 @@ class _Search:
         a share of the budget (then the final fit takes the rows that share affords). When that share affords too
         few rows to matter, no final fit is planned and the trials keep the time."""
         if not self.subsampled:
-            return 1.0
+            return self.kept_s
         reserve = REFIT_RESERVE_SHARE * self.ctx.budget.max_job_runtime_s
         fit_s = self._refit_source(reserve)[1]
-        if fit_s is None:
-            return 1.0
-        every_row_s = self._seconds_per_row(fit_s) * self.rows
-        if every_row_s <= reserve:
-            return every_row_s
-        return reserve if self._refit_rows(reserve, fit_s) else 1.0
+        if fit_s is not None:
+            every_row_s = self._seconds_per_row(fit_s) * self.rows
+            need = every_row_s if every_row_s <= reserve else (reserve if self._refit_rows(reserve, fit_s) else 1.0)
+            self.kept_s = max(self.kept_s, need)
+        return self.kept_s
 
     def _refit_source(self, seconds: float) -> tuple[str | None, float | None]:
         """The trial whose pipeline the final fit trains on more rows, and the seconds it took to fit: the best
@@ -298,7 +303,7 @@ class _Search:
     def _seconds_per_row(self, fit_s: float) -> float:
         """A trial's fit time per training row on the job's threads (training time grows about linearly with
         rows, and the final fit has every thread where a trial had one)."""
-        return fit_s / self.sample / max(1, self.ctx.threads())
+        return fit_s / self.sample / self.final_threads
 
     def _refit_rows(self, seconds: float, fit_s: float) -> int:
         """Training rows for a final fit in `seconds` of a pipeline whose trial took `fit_s`: every row when
@@ -310,7 +315,8 @@ class _Search:
 
     def _trials(self) -> RunEnd:
         while True:
-            why = blocked(self.ctx, 0, self._need_s())
+            need = self._need_s()
+            why = blocked(self.ctx, 0, need + MIN_TRIAL_S if need > 1.0 else need)
             if why:
                 return why
             with self.lock:

@@ -322,6 +322,26 @@ def test_the_final_fit_takes_the_rows_its_time_affords(tmp_path, monkeypatch):
     assert all("-trial-" in n for n in records)
 
 
+def test_the_final_fit_trains_the_best_trial_it_can_give_enough_more_rows(tmp_path, monkeypatch):
+    """The best trial (a slow mlp) cannot be fitted on twice the trials' rows in the time kept for the final fit;
+    the best xgboost trial can, on every row: it is the final fit's pipeline. With time for the mlp, the mlp."""
+    import runners.tuning as tuning_module
+
+    monkeypatch.setattr(tuning_module, "TUNING_ROWS", 40)
+    ctx, _ = run_context(tmp_path, ["xgboost", "mlp"])
+    search = _Search(ctx)
+    search.final_threads = 2
+    for name, value, fit_s in [("job-1-trial-000-mlp", 0.9, 1000.0), ("job-1-trial-001-xgboost", 0.8, 1.0),
+                               ("job-1-trial-002-xgboost", 0.85, 2.0), ("job-1-trial-003-linear-learner", 0.7, 0.1)]:
+        search.study.add_trial(optuna.trial.create_trial(value=value, user_attrs={"candidate": name}))
+        ctx.record(Candidate(name, name.rsplit("-", 1)[-1], CandidateStatus.COMPLETED, time.time(),
+                             objective_value=value, fit_s=fit_s))
+    every_row_s = 2.0 / 40 / 2 * search.rows
+    assert search._refit_source(every_row_s) == ("job-1-trial-002-xgboost", 2.0)
+    assert search._refit_rows(every_row_s, 2.0) == search.rows
+    assert search._refit_source(1000.0 / 40 / 2 * search.rows) == ("job-1-trial-000-mlp", 1000.0)
+
+
 def test_a_trial_another_worker_just_asked_is_not_taken_for_a_dead_workers(tmp_path):
     """Between `ask` and naming its worker a trial is RUNNING with no worker: a joined worker looking at that
     instant must leave it alone, and the owner's end of a trial someone else ended must not fail the job."""
