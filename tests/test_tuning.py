@@ -226,7 +226,8 @@ def test_a_study_storage_that_cannot_be_opened_refuses_the_job(sm, tmp_path, mon
     body = request(BREAST_CANCER, name="nowhere", output=tmp_path / "out", AutoMLJobConfig=tuning("xgboost"))
     for url, why in (("nosuchdb://host/db", "NoSuchModuleError"), ("not a url", "ArgumentError")):
         monkeypatch.setenv("AUTOML_TUNING_STORAGE", url)
-        with pytest.raises(ValidationException, match=f"^AUTOML_TUNING_STORAGE: must lead to a study storage .*{why}"):
+        with pytest.raises(ValidationException, match="^[^:]*: AUTOML_TUNING_STORAGE: must lead to a study "
+                                                          f"storage .*{why}"):
             sm.create_auto_ml_job(**body)
     assert sm.list_auto_ml_jobs()["AutoMLJobSummaries"] == [], "nothing stored for a refused job"
 
