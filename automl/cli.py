@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 from botocore import xform_name
 
-from automl import api
+from automl import api, cli_globals, cli_output
 from automl.artifacts import read_bytes
 from automl.contract import input_shape, output_shape
 from automl.errors import AutoMLError, renamed_fields
@@ -58,6 +58,7 @@ def _add_operation(subparsers, operation: str) -> None:
                         help="print a request (or response) template and exit")
     if operation.startswith("CreateAutoMLJob"):
         _add_scheduler(parser)
+    cli_globals.add_options(parser, operation)
 
 
 def _add_scheduler(parser) -> None:
@@ -101,6 +102,16 @@ def _request(args, operation: str) -> dict:
 
 def _print_json(value) -> None:
     print(json.dumps(value, indent=4, default=lambda v: v.isoformat() if isinstance(v, dt.datetime) else str(v)))
+
+
+def _emit(client: api.Client, args, operation: str) -> int:
+    """The operation's answer as the aws CLI shows it: --output and --query checked before the call is made."""
+    output = cli_globals.output_format(args)
+    cli_output.compile_query(args.cli_query)  # compiled once: render() reuses it
+    answer = cli_globals.answer(args, operation, _request(args, operation), client)
+    sys.stdout.write(cli_output.render(answer, output, args.cli_query, title=operation,
+                                       width=cli_output.terminal_width()))
+    return 0
 
 
 def _run_request(args) -> dict:
@@ -188,6 +199,7 @@ def _transform(client: api.Client, args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="automl", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli_globals.add_options(parser)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for operation in api.OPERATIONS:
         _add_operation(subparsers, operation)
@@ -263,10 +275,8 @@ def main(argv: list[str] | None = None) -> int:
                 shape = input_shape(operation) if args.generate_cli_skeleton == "input" else output_shape(operation)
                 _print_json(_skeleton(shape))
                 return 0
-            response = client.call(operation, _request(args, operation))
-            if response:
-                _print_json(response)
-            return 0
+            return _emit(client, args, operation)
+        cli_globals.refuse_for_local(args, args.command)
         if args.command == "run":
             request = _run_request(args)
             arn = client.create_auto_ml_job(**request)["AutoMLJobArn"]
