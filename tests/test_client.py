@@ -301,4 +301,4 @@ def test_wait_with_progress_draws_a_tqdm_bar_of_the_budget(job):
 
 def test_the_module_wait_draws_the_bar_too(job, capsys):
     assert automl.wait(JOB, progress=True)["AutoMLJobStatus"] == "Completed"  # AUTOML_HOME is the job's store
-    assert f"{JOB}: 100%|" in capsys.readouterr().err
+    assert f"/{BUDGET_S}s, Completed/" in capsys.readouterr().err
