@@ -104,7 +104,7 @@ def output_format(args: argparse.Namespace) -> str:
     if args.cli_output is not None:
         return check_output(args.cli_output)
     source = "AWS_DEFAULT_OUTPUT" if "AWS_DEFAULT_OUTPUT" in os.environ else "output (in the AWS config file)"
-    return check_output(_setting(args, "output"), source)
+    return check_output(_setting(_session(args.cli_profile), "output"), source)
 
 
 def answer(args: argparse.Namespace, operation: str, request: dict, client):
@@ -164,14 +164,13 @@ def _local(client, operation: str):
     return call
 
 
-@cache
 def _session(profile: str | None) -> botocore.session.Session:
     return botocore.session.Session(session_vars={"output": OUTPUT_SETTING}, profile=profile)
 
 
-def _setting(args: argparse.Namespace, name: str):
+def _setting(session: botocore.session.Session, name: str):
     try:
-        return _session(args.cli_profile).get_config_variable(name)
+        return session.get_config_variable(name)
     except ProfileNotFound as exc:
         raise ValueError(f"--profile: {exc}") from None
 
@@ -182,7 +181,7 @@ def _remote(args: argparse.Namespace, operation: str):
         raise ValueError(f"--endpoint-url: must be a URL such as http://HOST:PORT or https://HOST; got {url!r}")
     session = _session(args.cli_profile)
     _wire_parsers(session.get_component("response_parser_factory"))
-    region = args.cli_region or _setting(args, "region") or "us-east-1"
+    region = args.cli_region or _setting(session, "region") or "us-east-1"
     config = Config(signature_version=botocore.UNSIGNED) if args.cli_no_sign_request else None
     try:
         method = getattr(session.create_client("sagemaker", region_name=region, endpoint_url=url, config=config),

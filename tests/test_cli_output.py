@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from automl.cli import main
 from automl.cli_output import render
 from tests.conftest import BREAST_CANCER, REPO, request
 from tests.test_server import AWS, _start, _stop, client
@@ -80,6 +81,7 @@ LINES = {  # id: (the aws sagemaker line, the automl line when it differs: globa
                               "BestCandidate.{Name: CandidateName, Objective: FinalAutoMLJobObjectiveMetric}"], None),
     "list-query-text-before": (["list-auto-ml-jobs", *NAMES, "--output", "text"],
                                ["--output", "text", *NAMES, "list-auto-ml-jobs"]),
+    "list-pages-text": (["list-auto-ml-jobs", "--page-size", "1", "--output", "text"], None),
     "list-one-item-json": (["list-auto-ml-jobs", "--page-size", "1", "--max-items", "1"], None),
     "candidates-pages-text": (["list-candidates-for-auto-ml-job", "--auto-ml-job-name", JOB, "--page-size", "1",
                                "--output", "text"], None),
@@ -101,8 +103,8 @@ def test_the_same_bytes_as_the_aws_cli(store, line):
     assert got.stdout == expected.stdout
     if "--max-items" in theirs:  # cut short: the answer ends with the token to go on from
         assert json.loads(got.stdout)["NextToken"]
-    if line == "candidates-pages-text":  # one call per candidate, every page shown
-        assert got.stdout.count("CANDIDATES\t") >= 2
+    if line == "list-pages-text":  # one call per job, every page shown
+        assert got.stdout.count("AUTOMLJOBSUMMARIES\t") == 2
 
 
 def test_the_output_default_comes_from_aws_default_output(store):
@@ -139,23 +141,51 @@ def test_endpoint_url_sends_the_operation_to_the_server(store, tmp_path):
                           "AutoMLJobName: no job named 'ghost'\n")
 
 
-def test_version_and_usage_errors(tmp_path):
-    home = tmp_path / "home"
-    got = automl(home, "--version")
-    assert got.returncode == 0
-    name, python, system, botocore_version = got.stdout.split()
+@pytest.fixture
+def plain_aws(home, tmp_path, monkeypatch):
+    """In-process runs of the CLI: no output default, profile or config file from the machine."""
+    for name in ("AWS_DEFAULT_OUTPUT", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    return tmp_path
+
+
+def run_main(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_version_and_usage_errors(plain_aws, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    name, python, system, botocore_version = capsys.readouterr().out.split()
+    assert done.value.code == 0
     assert name.startswith("automl/") and python.startswith("Python/3.") and "/" in system
     assert botocore_version.startswith("botocore/1.")
-    got = automl(home, "list-auto-ml-jobs", "--output", "xml")
-    assert got.returncode == 252
-    assert "--output: must be one of json, text, table, yaml; got 'xml'" in got.stderr
-    got = automl(home, "list-auto-ml-jobs", "--query", "AutoMLJobSummaries[")
-    assert got.returncode == 252 and "--query: is not a valid JMESPath expression" in got.stderr
-    got = automl(home, "--endpoint-url", "http://127.0.0.1:9", "run", "data.csv", "--target", "y")
-    assert got.returncode == 252
-    assert "--endpoint-url: is an option of the aws sagemaker operations only; 'run'" in got.stderr
-    got = automl(home, "list-auto-ml-jobs", "--no-paginate", "--max-items", "2")
-    assert got.returncode == 252 and "--max-items: cannot be given with --no-paginate" in got.stderr
+    code, _, err = run_main(capsys, "list-auto-ml-jobs", "--output", "xml")
+    assert code == 252 and "--output: must be one of json, text, table, yaml; got 'xml'" in err
+    code, _, err = run_main(capsys, "list-auto-ml-jobs", "--query", "AutoMLJobSummaries[")
+    assert code == 252 and "--query: is not a valid JMESPath expression" in err
+    code, _, err = run_main(capsys, "--endpoint-url", "http://127.0.0.1:9", "run", "data.csv", "--target", "y")
+    assert code == 252 and "--endpoint-url: is an option of the aws sagemaker operations only; 'run'" in err
+    code, _, err = run_main(capsys, "list-auto-ml-jobs", "--no-paginate", "--max-items", "2")
+    assert code == 252 and "--max-items: cannot be given with --no-paginate" in err
+
+
+def test_the_output_default_comes_from_the_environment_or_the_profile(plain_aws, capsys, monkeypatch):
+    config = plain_aws / "config"
+    config.write_text("[default]\noutput = text\n[profile tidy]\noutput = yaml\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    assert run_main(capsys, "--profile", "tidy", "list-auto-ml-jobs") == (0, "AutoMLJobSummaries: []\n", "")
+    monkeypatch.setenv("AWS_DEFAULT_OUTPUT", "json")  # the environment wins over the profile
+    assert run_main(capsys, "list-auto-ml-jobs", "--profile", "tidy")[1] == '{\n    "AutoMLJobSummaries": []\n}\n'
+    monkeypatch.setenv("AWS_DEFAULT_OUTPUT", "xml")
+    code, _, err = run_main(capsys, "list-auto-ml-jobs")
+    assert code == 252 and "AWS_DEFAULT_OUTPUT: must be one of json, text, table, yaml; got 'xml'" in err
+    code, _, err = run_main(capsys, "list-auto-ml-jobs", "--output", "json", "--profile", "nope",
+                            "--endpoint-url", "http://127.0.0.1:9")
+    assert code == 252 and "--profile: The config profile (nope) could not be found" in err
 
 
 AWKWARD = [  # shapes no SageMaker answer of ours has, where the aws CLI's layout rules show
