@@ -54,7 +54,7 @@ EXIT_FAILURE = 255
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as the shell reports a process ended by Ctrl-C
 PREDICT_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 # The request fields predict's errors name -> the flags the user typed (automl.errors.rename_path)
-PREDICT_FIELDS = [("input.DataSource.S3DataSource.S3Uri", "--input"), ("input", "--input"),
+PREDICT_FIELDS = [("input.DataSource.S3DataSource.S3Uri", "--input"), ("input", "--input"), ("data", "--input"),
                   ("candidate", "--candidate"), ("explain", "--explain"), ("AutoMLJobName", "--job")]
 REASON_WIDTH = 70  # the leaderboard's reason column: longer reasons are cut (leaderboard.csv has them whole)
 
@@ -433,6 +433,9 @@ def _main(argv: list[str] | None) -> int:
         message = rename_path(exc.message, getattr(args, "field_flags", []))
         print(f"An error occurred ({exc.code}){where}: {message}", file=sys.stderr)
         return EXIT_SERVICE_ERROR
+    except ValueError as exc:  # a global option or setting the command line cannot use, as the aws CLI's
+        print(f"automl: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

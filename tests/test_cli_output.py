@@ -157,10 +157,9 @@ def run_main(capsys, *argv):
 
 
 def test_version_and_usage_errors(plain_aws, capsys):
-    with pytest.raises(SystemExit) as done:
-        main(["--version"])
-    name, python, system, botocore_version = capsys.readouterr().out.split()
-    assert done.value.code == 0
+    code, out, _ = run_main(capsys, "--version")
+    name, python, system, botocore_version = out.split()
+    assert code == 0
     assert name.startswith("automl/") and python.startswith("Python/3.") and "/" in system
     assert botocore_version.startswith("botocore/1.")
     code, _, err = run_main(capsys, "list-auto-ml-jobs", "--output", "xml")
