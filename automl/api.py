@@ -27,7 +27,6 @@ from automl.artifacts import JobOutput
 from automl.contract import validate_request
 from automl.dataset import create_analysis_limit_bytes, load_dataset
 from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error, renamed_fields
-from automl.estimator import job_model
 from automl.forecast_plan import ForecastPlan, load_plan
 from automl.inference import prediction_frame
 from automl.progress import ProgressBar
@@ -290,6 +289,8 @@ class Client:
                 from automl.forecast_model import predict_forecast  # the forecasting model package
 
                 return predict_forecast(self.store, name, data, candidate)
+            from automl.estimator import job_model  # scikit-learn's: loaded when a model is, not by every command
+
             model = job_model(self.store, name, candidate)
             frame = prediction_frame(data, model.model.kinds)
             answer = model.infer(frame)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn import metrics as skm
 
 from automl.errors import field_error
 from automl.problem import ProblemType
@@ -38,17 +37,25 @@ class Metric:
         return -value if self.maximize else value
 
 
+def _sk(name: str):
+    """A scikit-learn metric, imported at the first score: the CLI and the API read this module for the metric
+    names and defaults, and importing scikit-learn costs each command a second."""
+    from sklearn import metrics
+
+    return getattr(metrics, name)
+
+
 def _labels(proba):
     return np.asarray(proba).argmax(axis=1)
 
 
-def _binary(fn):
-    return lambda y, p, w, pos: fn((np.asarray(y) == pos).astype(int), (_labels(p) == pos).astype(int),
+def _binary(name: str):
+    return lambda y, p, w, pos: _sk(name)((np.asarray(y) == pos).astype(int), (_labels(p) == pos).astype(int),
                                    sample_weight=w, zero_division=0)
 
 
-def _macro(fn):
-    return lambda y, p, w, pos: fn(y, _labels(p), average="macro", sample_weight=w, zero_division=0,
+def _macro(name: str):
+    return lambda y, p, w, pos: _sk(name)(y, _labels(p), average="macro", sample_weight=w, zero_division=0,
                                    labels=np.arange(np.asarray(p).shape[1]))
 
 
@@ -56,31 +63,31 @@ def _auc(y, p, w, pos):
     y_pos = (np.asarray(y) == pos).astype(int)
     if len(np.unique(y_pos)) < 2:
         return float("nan")
-    return skm.roc_auc_score(y_pos, np.asarray(p)[:, pos], sample_weight=w)
+    return _sk("roc_auc_score")(y_pos, np.asarray(p)[:, pos], sample_weight=w)
 
 
 def _log_loss(y, p, w, pos):
     p = np.clip(np.asarray(p, dtype=float), 1e-15, 1 - 1e-15)
-    return skm.log_loss(y, p / p.sum(axis=1, keepdims=True), sample_weight=w, labels=np.arange(p.shape[1]))
+    return _sk("log_loss")(y, p / p.sum(axis=1, keepdims=True), sample_weight=w, labels=np.arange(p.shape[1]))
 
 
 _METRICS = [
     Metric("Accuracy", frozenset({BIN, MULTI}), True,
-           lambda y, p, w, pos: skm.accuracy_score(y, _labels(p), sample_weight=w)),
+           lambda y, p, w, pos: _sk("accuracy_score")(y, _labels(p), sample_weight=w)),
     Metric("BalancedAccuracy", frozenset({BIN, MULTI}), True,
-           lambda y, p, w, pos: skm.balanced_accuracy_score(y, _labels(p), sample_weight=w)),
+           lambda y, p, w, pos: _sk("balanced_accuracy_score")(y, _labels(p), sample_weight=w)),
     Metric("AUC", frozenset({BIN}), True, _auc),
-    Metric("F1", frozenset({BIN}), True, _binary(skm.f1_score)),
-    Metric("Precision", frozenset({BIN}), True, _binary(skm.precision_score)),
-    Metric("Recall", frozenset({BIN}), True, _binary(skm.recall_score)),
-    Metric("F1macro", frozenset({MULTI}), True, _macro(skm.f1_score)),
-    Metric("PrecisionMacro", frozenset({MULTI}), True, _macro(skm.precision_score)),
-    Metric("RecallMacro", frozenset({MULTI}), True, _macro(skm.recall_score)),
-    Metric("MAE", frozenset({REG}), False, lambda y, p, w, pos: skm.mean_absolute_error(y, p, sample_weight=w)),
-    Metric("MSE", frozenset({REG}), False, lambda y, p, w, pos: skm.mean_squared_error(y, p, sample_weight=w)),
+    Metric("F1", frozenset({BIN}), True, _binary("f1_score")),
+    Metric("Precision", frozenset({BIN}), True, _binary("precision_score")),
+    Metric("Recall", frozenset({BIN}), True, _binary("recall_score")),
+    Metric("F1macro", frozenset({MULTI}), True, _macro("f1_score")),
+    Metric("PrecisionMacro", frozenset({MULTI}), True, _macro("precision_score")),
+    Metric("RecallMacro", frozenset({MULTI}), True, _macro("recall_score")),
+    Metric("MAE", frozenset({REG}), False, lambda y, p, w, pos: _sk("mean_absolute_error")(y, p, sample_weight=w)),
+    Metric("MSE", frozenset({REG}), False, lambda y, p, w, pos: _sk("mean_squared_error")(y, p, sample_weight=w)),
     Metric("RMSE", frozenset({REG}), False,
-           lambda y, p, w, pos: float(np.sqrt(skm.mean_squared_error(y, p, sample_weight=w)))),
-    Metric("R2", frozenset({REG}), True, lambda y, p, w, pos: skm.r2_score(y, p, sample_weight=w)),
+           lambda y, p, w, pos: float(np.sqrt(_sk("mean_squared_error")(y, p, sample_weight=w)))),
+    Metric("R2", frozenset({REG}), True, lambda y, p, w, pos: _sk("r2_score")(y, p, sample_weight=w)),
 ]
 METRICS: dict[str, Metric] = {m.name: m for m in _METRICS}
 # Reported for every candidate besides the problem type's own metrics (CandidateMetrics), never an objective.

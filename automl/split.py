@@ -4,12 +4,13 @@ and the k folds that bagging holds out in turn."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 SEED = 0
 
 
 def holdout_indices(y: np.ndarray, fraction: float, classification: bool) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split  # here: the API imports this module, the CLI the API
+
     index = np.arange(len(y))
     stratify = None
     if classification:
@@ -23,6 +24,8 @@ def holdout_indices(y: np.ndarray, fraction: float, classification: bool) -> tup
 
 def fold_indices(y: np.ndarray, k: int, classification: bool) -> list[np.ndarray]:
     """The held-out rows of each of k folds (seeded; stratified when every class has at least k rows)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
     if classification and np.unique(y, return_counts=True)[1].min() >= k:
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=SEED)
     else:

@@ -16,13 +16,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from automl.channels import filesystem
 from automl.errors import field_error
-from automl.estimator import FittedModel, job_model
 from automl.forecast_plan import ForecastPlan, load_plan
 from automl.inference import CSV, JSONLINES, RecordError, csv_header, media_type, output_keys, parse_body, render
 from automl.store import Store
+
+if TYPE_CHECKING:
+    from automl.estimator import FittedModel
 
 CHUNK_ROWS = 20_000  # a few tens of MB of frame for a wide table; large enough that per-chunk costs vanish
 LINE_TYPES = {CSV: CSV, JSONLINES: JSONLINES, "application/x-jsonlines": JSONLINES}
@@ -67,6 +70,8 @@ def transform(store: Store, job: str, input_uri: str, output_uri: str, *, candid
         raise field_error("chunk_rows", "must be at least 1", chunk_rows)
     content_type = media_type(content_type, "ContentType", LINE_TYPES)
     accept = media_type(accept, "Accept", LINE_TYPES)
+    from automl.estimator import job_model  # scikit-learn's: loaded with a model, not by the CLI's every command
+
     model = job_model(store, job, candidate)
     scorer = _Scorer(model, content_type, accept, output_keys(model.model.problem_type, keys))
     started, records, outputs = time.monotonic(), 0, []
