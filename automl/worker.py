@@ -244,8 +244,7 @@ class Reports:
         """When the reports must be done: within the budget, and in no more than their share of it or of the
         time the job has taken so far (a job that trained for 20 s of a 30-day budget waits seconds, not minutes)."""
         now = time.time()
-        return min(self.budget.deadline, now + job_reports.report_s(self.budget.max_job_runtime_s,
-                                                                     now - self.budget.started_at))
+        return min(self.budget.deadline, now + job_reports.report_s(now - self.budget.started_at))
 
 
 def fair_share_threads(store: Store) -> int:
@@ -381,6 +380,7 @@ def unforeseen(store: Store, name: str, exc: Exception) -> str:
 def main(argv: list[str]) -> int:
     name = argv[0]
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)  # the job's log file
+    logging.getLogger("shap").setLevel(logging.WARNING)  # its kernel explainer logs every row's arrays at INFO
     store = Store()
     try:
         sweep(store, name)

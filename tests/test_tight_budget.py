@@ -34,7 +34,7 @@ def test_a_prediction_no_better_than_the_prior_is_named_and_a_good_one_passes():
 
 
 def test_a_tight_job_on_a_busy_machine_ends_with_a_best_candidate(sm, slow_csv, tmp_path):
-    limit = 12
+    limit = 20
     loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
         sm.create_auto_ml_job(**request(slow_csv, target="target", name="busy-tight", output=tmp_path / "out",
