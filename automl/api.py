@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -19,15 +20,28 @@ from pathlib import Path
 
 import pandas as pd
 from botocore import xform_name
+from botocore.exceptions import ClientError
 
-from automl import artifacts, cleanup, endpoints, errors, integrity, responses, scheduler, settings, transform_jobs
+from automl import (
+    artifacts,
+    cleanup,
+    endpoints,
+    errors,
+    integrity,
+    responses,
+    scheduler,
+    sdk_helpers,
+    settings,
+    transform_jobs,
+)
 from automl.artifacts import JobOutput
-from automl.channels import read_any
 from automl.contract import validate_request
 from automl.dataset import create_analysis_limit_bytes, load_dataset
 from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error, renamed_fields
 from automl.estimator import job_model
 from automl.forecast_plan import ForecastPlan, load_plan
+from automl.inference import prediction_frame
+from automl.progress import ProgressBar
 from automl.spec import JobPlan, resolve
 from automl.spec_v2 import check_text_problem, field_paths, resolve_v2
 from automl.store import TERMINAL, JobStatus, Store, name_in_use
@@ -41,7 +55,7 @@ class Client:
 
     exceptions = types.SimpleNamespace(
         ValidationException=ValidationException, ResourceInUse=ResourceInUse, ResourceNotFound=ResourceNotFound,
-        ResourceLimitExceeded=errors.ResourceLimitExceeded, ClientError=errors.AutoMLError)
+        ResourceLimitExceeded=errors.ResourceLimitExceeded, ClientError=ClientError)
 
     def __init__(self, home: str | Path | None = None):
         self.store = Store(Path(home) if home else None)
@@ -87,6 +101,8 @@ class Client:
                     if "AutoMLProblemTypeConfig" in request:
                         check_text_problem(request, dataset.problem_type)
                     plan = plan.with_problem(dataset.problem_type)
+            del dataset  # the caller's process (a notebook, a script) must not keep the data
+            memory.release()
         self.store.insert_job(name, _jsonable(request), plan.to_json())
         scheduler.kick(self.store)
         return {"AutoMLJobArn": plan.arn}
@@ -218,19 +234,50 @@ class Client:
 
     def call(self, operation: str, request: dict) -> dict:
         """The one map from a SageMaker operation name to the engine, shared by the CLI and the server."""
-        if operation not in OPERATIONS:
-            raise errors.UnknownOperation(f"{operation} is not an operation of this engine; it serves: "
-                                          + ", ".join(OPERATIONS))
-        validate_request(operation, request)  # before the keywords: a member the shape lacks is named, not a TypeError
+        with errors.during(operation):
+            if operation not in OPERATIONS:
+                raise errors.UnknownOperation(f"{operation} is not an operation of this engine; it serves: "
+                                              + ", ".join(OPERATIONS))
+            validate_request(operation, request)  # before the keywords: a member the shape lacks is named
         return getattr(self, OPERATIONS[operation])(**request)
 
-    def wait(self, name: str, timeout: float | None = None, poll_s: float = 1.0, on_poll=None) -> dict:
-        """Block until the job reaches Completed, Failed or Stopped; return its final Describe."""
+    def can_paginate(self, operation_name: str) -> bool:
+        return operation_name in sdk_helpers.pageable(OPERATIONS)
+
+    def get_paginator(self, operation_name: str):
+        """botocore's Paginator over this client's List method (`paginate`, PaginationConfig, `build_full_result`,
+        `search`): list_auto_ml_jobs, list_candidates_for_auto_ml_job, list_endpoints."""
+        return sdk_helpers.paginator(self, OPERATIONS, operation_name)
+
+    @property
+    def waiter_names(self) -> list[str]:
+        return sdk_helpers.waiter_names(OPERATIONS)
+
+    def get_waiter(self, waiter_name: str):
+        """botocore's Waiter of SageMaker's waiters-2 model over this client's Describe (WaiterConfig Delay and
+        MaxAttempts; WaiterError on a failure state or when out of attempts): endpoint_in_service,
+        endpoint_deleted, transform_job_completed_or_stopped. An AutoML job is waited for with `wait`."""
+        return sdk_helpers.waiter(self, OPERATIONS, waiter_name)
+
+    def wait(self, name: str, timeout: float | None = None, poll_s: float = 1.0, on_poll=None,
+             progress: bool = False) -> dict:
+        """Block until the job reaches Completed, Failed or Stopped; return its final Describe. `progress` draws a
+        tqdm bar of the job's runtime budget, its stage and candidates (see automl.progress)."""
+        bar = ProgressBar(name) if progress else None
+        try:
+            return self._wait(name, timeout, poll_s, [h for h in (on_poll, bar) if h is not None])
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _wait(self, name: str, timeout: float | None, poll_s: float, hooks: list) -> dict:
         deadline = None if timeout is None else time.time() + timeout
         while True:
             answer = self._describe_any(name)
-            if on_poll is not None:
-                on_poll(answer, self.store.candidates(name))
+            if hooks:
+                records = self.store.candidates(name)
+                for hook in hooks:
+                    hook(answer, records)
             if answer["AutoMLJobStatus"] in TERMINAL:
                 return answer
             if deadline is not None and time.time() >= deadline:
@@ -264,7 +311,8 @@ class Client:
                 from automl.forecast_model import predict_forecast  # the forecasting model package
 
                 return predict_forecast(self.store, name, data, candidate)
-            model, frame = job_model(self.store, name, candidate), read_any(data)
+            model = job_model(self.store, name, candidate)
+            frame = prediction_frame(data, model.model.kinds)
             answer = model.infer(frame)
             if not explain:
                 return answer
@@ -285,6 +333,19 @@ OPERATIONS = {name: xform_name(name) for name in (
     "CreateAutoMLJob", "DescribeAutoMLJob", "ListAutoMLJobs", "ListCandidatesForAutoMLJob", "StopAutoMLJob",
     "CreateAutoMLJobV2", "DescribeAutoMLJobV2", "DescribeEndpoint", "ListEndpoints", "DeleteEndpoint",
     "CreateTransformJob", "DescribeTransformJob")}
+
+
+def _named(operation: str, method):
+    """The client method, its errors carrying the operation's name (botocore's ClientError.operation_name)."""
+    @functools.wraps(method)
+    def named(self, *args, **kwargs):
+        with errors.during(operation):
+            return method(self, *args, **kwargs)
+    return named
+
+
+for _operation, _method in OPERATIONS.items():
+    setattr(Client, _method, _named(_operation, getattr(Client, _method)))
 
 
 def _on_cluster(plan):
@@ -384,8 +445,8 @@ def stop_auto_ml_job(AutoMLJobName: str) -> dict:
     return _shared().stop_auto_ml_job(AutoMLJobName)
 
 
-def wait(name: str, timeout: float | None = None) -> dict:
-    return _shared().wait(name, timeout)
+def wait(name: str, timeout: float | None = None, progress: bool = False) -> dict:
+    return _shared().wait(name, timeout, progress=progress)
 
 
 def predict(name: str, data, candidate: str | None = None, explain: int = 0) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -24,8 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from automl.channels import read_any
 from automl.columns import ColumnKind
-from automl.errors import ValidationException, field_error
+from automl.errors import ValidationException, field_error, renamed_fields
 from automl.problem import ProblemType
 from automl.responses import INFERENCE_KEYS
 
@@ -34,6 +36,8 @@ JSON = "application/json"
 JSONLINES = "application/jsonlines"
 CONTENT_TYPES = {CSV: CSV, JSON: JSON, JSONLINES: JSONLINES, "application/x-jsonlines": JSONLINES}
 DEFAULT_OUTPUT = "predicted_label"
+DATA_FIELDS = [("input.DataSource.S3DataSource.S3Uri", "data"), ("input", "data")]  # predict's errors name `data`
+MISSING_TEXT = frozenset(pacsv.ConvertOptions().null_values)  # what Arrow reads as missing in the training CSV
 
 
 class RecordError(ValidationException):
@@ -184,6 +188,55 @@ def _is_number(text: str) -> bool:
     except pa.ArrowInvalid:
         return False
     return True
+
+
+def prediction_frame(data, kinds: Mapping[str, ColumnKind]) -> pd.DataFrame:
+    """What Python predict scores: a DataFrame as it is, a 2-D array in the training columns' order, or a data
+    location read as a channel is. Refused, naming the argument `data`: no rows (scikit-learn's 0-samples error
+    otherwise), missing columns, and a value that is no number in a column the model was trained on as numeric
+    (which scoring would read as missing: the endpoint refuses it too)."""
+    features = list(kinds)
+    with renamed_fields(DATA_FIELDS):
+        if isinstance(data, pd.DataFrame):
+            frame, what = data, "the DataFrame"
+        elif isinstance(data, np.ndarray):
+            frame, what = _array_frame(data, features), "the array"
+        elif isinstance(data, (str, os.PathLike)):
+            frame, what = read_any(data), str(data)
+        else:
+            raise field_error("data", "must be a pandas DataFrame, a 2-D numpy array or a data location (a path or "
+                              "URI)", type(data).__name__)
+    if len(frame) == 0:
+        raise field_error("data", f"{what} has no rows")
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise field_error("data", "lacks columns the model was trained on: " + ", ".join(missing[:20]))
+    for name, kind in kinds.items():
+        if kind is ColumnKind.NUMERIC:
+            _check_numbers(frame[name], name)
+    return frame
+
+
+def _array_frame(data: np.ndarray, features: list[str]) -> pd.DataFrame:
+    if data.ndim != 2 or data.shape[1] != len(features):
+        shown = ", ".join(features[:20]) + (", ..." if len(features) > 20 else "")
+        raise field_error("data", f"a numpy array must be 2-D with one column per feature, in the training order "
+                          f"({len(features)}: {shown}); otherwise pass a DataFrame or a data location",
+                          f"shape {data.shape}")
+    return pd.DataFrame(data, columns=features)
+
+
+def _check_numbers(column: pd.Series, name: str) -> None:
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return
+    parsed = pd.to_numeric(column, errors="coerce")
+    text = column.astype("string").str.strip()
+    bad = (parsed.isna() & column.notna() & ~text.isin(MISSING_TEXT)).to_numpy()
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        more = f" (and {len(rows) - 1} more row{'s' if len(rows) > 2 else ''})" if len(rows) > 1 else ""
+        raise field_error("data", f"row {rows[0] + 1}, column {name!r}: must be a number, as the model was trained "
+                          f"on it{more}", column.iloc[rows[0]])
 
 
 def output_keys(problem_type: ProblemType, env_value: str | None) -> list[str]:

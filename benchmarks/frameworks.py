@@ -119,6 +119,9 @@ class AutoGluon:
 
 
 class Flaml:
+    """FLAML's AutoML with the same budget as ours, its final fit on every row included (`retrain_full="budget"`):
+    by default that fit comes after the budget, and on 2.5 million rows it took FLAML to 2.2 times its budget."""
+
     name = "flaml"
     metric = {"BinaryClassification": "roc_auc", "MulticlassClassification": "accuracy", "Regression": "rmse"}
 
@@ -130,7 +133,7 @@ class Flaml:
         self.model_.fit(X_train=train.drop(columns=[target]), y_train=train[target], time_budget=budget_s,
                         metric=self.metric[problem_type], seed=seed, verbose=0, n_jobs=2,
                         task="regression" if problem_type == "Regression" else "classification",
-                        log_file_name=str(workdir / "flaml.log"))
+                        log_file_name=str(workdir / "flaml.log"), retrain_full="budget")
         return self
 
     def predict(self, test):

@@ -34,38 +34,49 @@ def _pss_bytes(pid: int) -> int:
     return 0
 
 
-def tree_memory_bytes(root: int) -> int:
-    """Memory of `root` and every descendant (workers, forked trainers), summed as PSS from /proc."""
-    parents = {}
+def tree_memory(root: int) -> dict[str, int]:
+    """PSS of `root` and every descendant (workers, forked trainers) from /proc, by process (pid and command)."""
+    parents, commands = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                commands[int(entry)] = handle.read().replace(b"\0", b" ").decode(errors="replace")[:160].strip()
         except OSError:
             continue
         parents[int(entry)] = int(fields[1])
-    total, frontier = 0, [root]
+    found, frontier = {}, [root]
     children: dict[int, list[int]] = {}
     for pid, ppid in parents.items():
         children.setdefault(ppid, []).append(pid)
     while frontier:
         pid = frontier.pop()
-        total += _pss_bytes(pid)
+        found[f"{pid} {commands.get(pid, '')}"] = _pss_bytes(pid)
         frontier.extend(children.get(pid, []))
-    return total
+    return found
+
+
+def tree_memory_bytes(root: int) -> int:
+    return sum(tree_memory(root).values())
 
 
 class PeakMemory:
+    """The peak of the process tree's memory, and what each process held at that moment (where it goes)."""
+
     def __init__(self, interval_s: float = 0.1):
-        self.peak, self.interval_s = 0, interval_s
+        self.peak, self.interval_s, self.at_peak, self.peak_s = 0, interval_s, {}, 0.0
+        self.began = time.time()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self):
         while not self._done.wait(self.interval_s):
-            self.peak = max(self.peak, tree_memory_bytes(os.getpid()))
+            found = tree_memory(os.getpid())
+            if sum(found.values()) > self.peak:
+                self.peak, self.at_peak, self.peak_s = sum(found.values()), found, time.time() - self.began
 
     def __enter__(self):
         self._thread.start()
@@ -117,7 +128,10 @@ def main() -> None:
         np.save(out / "proba.npy", np.asarray(proba, dtype=float))
     (out / "run.json").write_text(json.dumps({
         "fit_s": fit_s, "predict_s": predict_s, "predict_rows_per_s": len(test) / max(predict_s, 1e-9),
-        "peak_memory_mb": memory.peak / 2 ** 20, "classes": [str(c) for c in classes] if classes else None,
+        "peak_memory_mb": memory.peak / 2 ** 20,
+        "peak_s": round(memory.peak_s, 1),
+        "peak_by_process_mb": {k: round(v / 2 ** 20, 1) for k, v in memory.at_peak.items()},
+        "classes": [str(c) for c in classes] if classes else None,
         "versions": _versions(args.framework), "job": getattr(adapter, "summary", None)}))
 
 

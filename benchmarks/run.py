@@ -90,7 +90,9 @@ def run_one(dataset: dict, framework: str, budget: int, seed: int, out: Path) ->
     overshoot = 0.0 if framework == "lightgbm" else (info["fit_s"] - budget) / budget
     return row | {"status": "ok", "metrics": metrics, "fit_s": info["fit_s"], "overshoot": overshoot,
                   "predict_rows_per_s": info["predict_rows_per_s"], "peak_memory_mb": info["peak_memory_mb"],
-                  "versions": info["versions"]} | ({"job": info["job"]} if info.get("job") else {})
+                  "peak_s": info.get("peak_s"),
+                  "peak_by_process_mb": info.get("peak_by_process_mb"), "versions": info["versions"]} | (
+                      {"job": info["job"]} if info.get("job") else {})
 
 
 def _keep_only_results(run_dir: Path) -> None:

@@ -75,3 +75,19 @@ def over_cap_reason(used: int, cap: int, held: int | None = None) -> str:
     part = f" (this candidate's processes held {held / 1024 ** 2:.0f} MB of it)" if held is not None else ""
     return (f"its processes reached {used / 1024 ** 2:.0f} MB{part}, more than {SETTING} allows "
             f"({cap / 1024 ** 2:.0f} MB): raise {SETTING}, or give the job fewer rows or columns")
+
+
+def release() -> None:
+    """Give freed memory back to the system: glibc keeps freed blocks in its arenas and pyarrow in its pool, so a
+    process that let go of a large frame would go on holding it (the create call and a tuning worker that keeps
+    only a sample)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(ImportError):
+        import pyarrow
+
+        pyarrow.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

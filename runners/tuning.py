@@ -47,6 +47,8 @@ REFIT_RESERVE_SHARE = 0.4
 REFIT_MIN_GAIN = 2  # a final fit on part of the rows is worth it from this many times the trials' rows
 REFIT_TIME_SHARE = 0.8  # of the time a partial final fit has: the rest covers loading and scoring
 OTHERS_POLL_S = 0.5
+# Once a final fit is planned, no trial starts with less time than this before it: the trial could not finish.
+MIN_TRIAL_S = 10.0
 # A trial is asked, then named with its worker in a second write: a trial found RUNNING without a worker this
 # soon after it started is in that gap (a live worker's), not a dead worker's.
 UNNAMED_GRACE_S = 60.0
@@ -224,12 +226,17 @@ class _Search:
         self.subsampled = len(train_rows) < len(ctx.dataset.y_train) or len(self.valid_rows) < len(
             ctx.dataset.y_valid)
         self.rows, self.sample = len(ctx.dataset.y_train), len(train_rows)
+        # The final fit runs alone once the trials end, on the job's share of the cores as it is now, before the
+        # trials take them (counted while they run, one free core halved the rows a final fit was planned for).
+        self.final_threads = max(1, ctx.threads())
+        self.kept_s = 1.0  # time kept for the final fit, once planned (later trials do not take it back)
         self.data_path = ctx.dataset_path
         if self.subsampled:
             self.data_path = ctx.dataset_path.parent / f"tuning-{os.getpid()}.joblib"
             # From here on this process needs only the sample (the refit reads every row from the saved
             # dataset), so the full frame is let go: the refit's process is then the only one holding it.
             ctx.dataset = _subset(ctx.dataset, train_rows, self.valid_rows)
+            memory.release()
             joblib.dump(ctx.dataset, self.data_path)
 
     def tune(self) -> RunEnd:
@@ -261,32 +268,42 @@ class _Search:
             self.study.enqueue_trial(params, skip_if_exists=True)
 
     def _need_s(self) -> float:
-        """Time to keep for the final fit when trials subsample: the best trial so far scaled to every row, at
-        most a share of the budget (then the final fit takes the rows that share affords). When that share
-        affords too few rows to matter, no final fit is planned and the trials keep the time."""
-        fit_s = self._best()[1] if self.subsampled else None
-        if fit_s is None:
-            return 1.0
+        """Time to keep for the final fit when trials subsample: its pipeline's trial scaled to every row, at most
+        a share of the budget (then the final fit takes the rows that share affords). When that share affords too
+        few rows to matter, no final fit is planned and the trials keep the time."""
+        if not self.subsampled:
+            return self.kept_s
         reserve = REFIT_RESERVE_SHARE * self.ctx.budget.max_job_runtime_s
-        every_row_s = self._seconds_per_row(fit_s) * self.rows
-        if every_row_s <= reserve:
-            return every_row_s
-        return reserve if self._refit_rows(reserve, fit_s) else 1.0
+        fit_s = self._refit_source(reserve)[1]
+        if fit_s is not None:
+            every_row_s = self._seconds_per_row(fit_s) * self.rows
+            need = every_row_s if every_row_s <= reserve else (reserve if self._refit_rows(reserve, fit_s) else 1.0)
+            self.kept_s = max(self.kept_s, need)
+        return self.kept_s
 
-    def _best(self) -> tuple[str | None, float | None]:
-        """The best trial so far, whichever worker ran it: its candidate and the seconds it took to fit."""
+    def _refit_source(self, seconds: float) -> tuple[str | None, float | None]:
+        """The trial whose pipeline the final fit trains on more rows, and the seconds it took to fit: the best
+        one that a fit of `seconds` trains on enough more rows to matter (REFIT_MIN_GAIN), whichever worker ran
+        it. A booster fits rows many times faster than an mlp: where the best trial (an mlp) could not be fitted
+        on enough rows, the best xgboost trial can."""
         with self.lock:
             done = self.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
-            best = self.study.best_trial.user_attrs.get("candidate") if done else None
-        if not best:
-            return None, None
-        record = self.ctx.recorded().get(best)
-        return best, None if record is None else record.fit_s
+            maximize = self.study.direction.name == "MAXIMIZE"
+        recorded = self.ctx.recorded()
+        ranked = []
+        for trial in sorted(done, key=lambda t: t.value, reverse=maximize):
+            record = recorded.get(trial.user_attrs.get("candidate"))
+            if record is not None:
+                ranked.append((record.name, record.fit_s))
+        for name, fit_s in ranked:
+            if fit_s is None or self._refit_rows(seconds, fit_s):
+                return name, fit_s
+        return ranked[0] if ranked else (None, None)
 
     def _seconds_per_row(self, fit_s: float) -> float:
         """A trial's fit time per training row on the job's threads (training time grows about linearly with
         rows, and the final fit has every thread where a trial had one)."""
-        return fit_s / self.sample / max(1, self.ctx.threads())
+        return fit_s / self.sample / self.final_threads
 
     def _refit_rows(self, seconds: float, fit_s: float) -> int:
         """Training rows for a final fit in `seconds` of a pipeline whose trial took `fit_s`: every row when
@@ -298,7 +315,8 @@ class _Search:
 
     def _trials(self) -> RunEnd:
         while True:
-            why = blocked(self.ctx, 0, self._need_s())
+            need = self._need_s()
+            why = blocked(self.ctx, 0, need + MIN_TRIAL_S if need > 1.0 else need)
             if why:
                 return why
             with self.lock:
@@ -389,9 +407,10 @@ class _Search:
             self._fail_dead_trials()
 
     def refit_best(self) -> RunEnd | None:
-        """The best trial's pipeline trained on every training row, or on as many as the time left affords: the
-        final candidate (it is the job's best only if it scores better than the trials on the same rows)."""
-        source, fit_s = self._best()
+        """The refit source's pipeline (`_refit_source`) trained on every training row, or on as many as the time
+        left affords: the final candidate (it is the job's best only if it scores better than the trials on the
+        same rows)."""
+        source, fit_s = self._refit_source(self.ctx.budget.remaining_s())
         if source is None or blocked(self.ctx, 0) in (RunEnd.STOPPED, RunEnd.MAX_RUNTIME):
             return None
         rows = self.rows if fit_s is None else self._refit_rows(self.ctx.budget.remaining_s(), fit_s)

@@ -26,7 +26,7 @@ def test_required_member_named_with_its_path():
     del body["InputDataConfig"][0]["TargetAttributeName"]
     assert error_of(body) == "InputDataConfig[0].TargetAttributeName: is required"
     del body["RoleArn"]
-    assert error_of(body) == "RoleArn: is required"
+    assert error_of(body) == "2 problems:\nRoleArn: is required\nInputDataConfig[0].TargetAttributeName: is required"
 
 
 def test_enum_and_unknown_member():

@@ -151,12 +151,19 @@ def test_kill_9_during_a_trial_and_during_the_reports_then_resume(sm, home, tmp_
 
 
 def test_kill_9_of_an_ensembling_job_then_resume(sm, home, tmp_path):
+    """A killed ENSEMBLING job keeps the bags its worker finished (their model files untouched) and `resume`
+    trains the rest, the bag it was training among them."""
     out = tmp_path / "out"
     sm.create_auto_ml_job(**request(BREAST_CANCER, name="ember", output=out,
                                     AutoMLJobConfig=only("linear-learner", "extra-trees")))
-    until(lambda: completed(sm, "ember"), what="a first completed candidate")
+    until(lambda: completed(sm, "ember") and "InProgress" in statuses(sm, "ember").values(),
+          what="a completed candidate and one training")
     kept = completed(sm, "ember")
+    models = {n: out / "ember" / "candidates" / n / "model.joblib" for n in kept}
+    written = {n: path.stat().st_mtime_ns for n, path in models.items()}
     killed(sm, home, "ember", out)
+    orphans = [c.name for c in sm.store.candidates("ember") if c.orphaned]
+    assert len(orphans) == 1
     left = out / "ember" / "candidates" / ".tmp-left-by-the-killed-worker"  # as a kill mid-write leaves one
     left.write_bytes(b"half a model")
     os.utime(left, (time.time() - 60, time.time() - 60))
@@ -167,5 +174,7 @@ def test_kill_9_of_an_ensembling_job_then_resume(sm, home, tmp_path):
     log = (home / "logs" / "ember.log").read_text()
     assert "ember: removed 1 temporary file(s) an ended worker left unfinished" in log
     assert faults.job_problems(sm, "ember", kept, trials=None) == []
+    assert {n: path.stat().st_mtime_ns for n, path in models.items()} == written
+    assert completed(sm, "ember") >= kept | set(orphans), "the bag the dead worker was training, trained again"
     assert faults.broken_stores(home) == {}
     assert faults.unfinished_files(out / "ember") == []

@@ -40,7 +40,7 @@ def test_the_setting_reads_bytes_units_and_shares(monkeypatch):
     assert memory.max_memory_bytes() == int(0.8 * memory.machine_bytes())
     for bad in ("lots", "0", "150%", "-3G"):
         monkeypatch.setenv("AUTOML_MAX_MEMORY", bad)
-        with pytest.raises(ValidationException, match="^AUTOML_MAX_MEMORY: must be a number of bytes"):
+        with pytest.raises(ValidationException, match="^[^:]*: AUTOML_MAX_MEMORY: must be a number of bytes"):
             memory.max_memory_bytes()
 
 

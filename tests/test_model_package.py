@@ -97,7 +97,7 @@ def test_loaded_model_is_a_scikit_learn_classifier(job):
     importance = permutation_importance(model, job["X"], job["y"], n_repeats=2, random_state=0)
     assert importance.importances_mean.shape == (30,)
     assert model.score(job["X"], job["y"]) > 0.9
-    with pytest.raises(ValidationException, match="^fit: is not available"):
+    with pytest.raises(ValidationException, match="^[^:]*: fit: is not available"):
         model.fit(job["X"], job["y"])
 
 
@@ -109,11 +109,11 @@ def test_any_candidate_by_job_folder_or_file(job):
     by_output = automl.load_model(str(job["out"]) + "/", candidate=stack).predict_proba(job["X"])
     np.testing.assert_array_equal(by_job, folder)
     np.testing.assert_array_equal(by_job, by_output)
-    with pytest.raises(ValidationException, match="^candidate: is not a Completed candidate of job 'pkg'"):
+    with pytest.raises(ValidationException, match="^[^:]*: candidate: is not a Completed candidate of job 'pkg'"):
         automl.load_model(JOB, candidate="pkg-nope")
-    with pytest.raises(ValidationException, match="^candidate: has no model in"):
+    with pytest.raises(ValidationException, match="^[^:]*: candidate: has no model in"):
         automl.load_model(job["out"], candidate="pkg-nope")
-    with pytest.raises(ValidationException, match="^path_or_job: is neither a job"):
+    with pytest.raises(ValidationException, match="^[^:]*: path_or_job: is neither a job"):
         automl.load_model(job["root"] / "nowhere")
 
 

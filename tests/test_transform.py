@@ -107,7 +107,7 @@ def test_a_bad_row_names_its_file_and_line_and_leaves_no_output(job, inputs, tmp
     out = tmp_path / "out"
     with pytest.raises(ValidationException) as caught:
         transform(job["sm"].store, JOB, str(inputs), str(out), chunk_rows=16)
-    assert str(caught.value) == f"{inputs / 'a.csv'} line 122: must have 31 fields, as the header's; got 32"
+    assert caught.value.message == f"{inputs / 'a.csv'} line 122: must have 31 fields, as the header's; got 32"
     assert list(out.rglob("*")) == []
 
 

@@ -40,7 +40,7 @@ def profile_series(frame: pd.DataFrame, plan: ForecastPlan) -> dict:
     try:
         data = build_series(frame, plan)
     except ValidationException as exc:
-        out["findings"].append(finding("refused", None, f"The engine refuses this data: {exc}",
+        out["findings"].append(finding("refused", None, f"The engine refuses this data: {exc.message}",
                                        "Fix the data or the request as the message says; the job will fail."))
         return out
     _regular(out, frame, data, raw_lengths, plan)

@@ -49,8 +49,9 @@ def json_response(body: dict, status: int = 200) -> Response:
 
 
 def status_of(error: AutoMLError) -> int:
-    """SageMaker answers every client error it models (validation, not found, in use, limit) with 400."""
-    return 500 if error.code == "InternalFailure" else 400
+    """SageMaker answers every client error it models (validation, not found, in use, limit) with 400, an
+    internal failure with 500: the status the error's own response metadata carries."""
+    return error.status
 
 
 def error_response(code: str, message: str, status: int, **extra) -> Response:
