@@ -22,7 +22,18 @@ import pandas as pd
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-from automl import endpoints, errors, integrity, responses, scheduler, sdk_helpers, settings, transform_jobs
+from automl import (
+    artifacts,
+    cleanup,
+    endpoints,
+    errors,
+    integrity,
+    responses,
+    scheduler,
+    sdk_helpers,
+    settings,
+    transform_jobs,
+)
 from automl.artifacts import JobOutput
 from automl.contract import validate_request
 from automl.dataset import create_analysis_limit_bytes, load_dataset
@@ -67,6 +78,7 @@ class Client:
         except ResourceNotFound:
             pass
         plan = resolver(request)
+        plan = replace(plan, output_path=artifacts.anchored(plan.output_path))
         endpoint = endpoints.requested_name(request)
         if endpoint is not None:
             if plan.definitions_only:
@@ -179,6 +191,15 @@ class Client:
 
         validate_request("StopAutoMLJob", {"AutoMLJobName": AutoMLJobName})
         return join(self.store, AutoMLJobName)
+
+    def delete_jobs(self, names=(), *, older_than_s: float | None = None, statuses=(), outputs: bool = False,
+                    dry_run: bool = False) -> list[cleanup.Deletion]:
+        """Not a SageMaker operation (SageMaker keeps AutoML jobs forever): remove finished jobs (the named ones,
+        or those that ended `older_than_s` ago and/or have one of `statuses`) from this store, with their tuning
+        studies, logs and scratch, and with `outputs` their output folders; `dry_run` only says what would go.
+        A job still running, or in use by an endpoint or a running transform job, is refused (automl.cleanup)."""
+        return cleanup.delete_jobs(self.store, names, older_than_s=older_than_s, statuses=statuses, outputs=outputs,
+                                   dry_run=dry_run)
 
     def describe_endpoint(self, EndpointName: str) -> dict:
         validate_request("DescribeEndpoint", {"EndpointName": EndpointName})

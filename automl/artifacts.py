@@ -28,6 +28,17 @@ def _local_path(uri: str) -> str:
     return os.path.abspath(os.path.expanduser(uri.removeprefix("file://")))
 
 
+def anchored(uri: str) -> str:
+    """A local location as an absolute path, others as they are: a job's worker, `automl resume` and `automl
+    delete-job` may run in another folder than the create call did."""
+    return _local_path(uri) if _is_local(uri) else uri
+
+
+def is_anchored(uri: str) -> bool:
+    """Whether the location means the same place from any folder (jobs created before `anchored` may not)."""
+    return not _is_local(uri) or os.path.isabs(os.path.expanduser(uri.removeprefix("file://")))
+
+
 def public_uri(uri: str) -> str:
     """How a location is shown in responses: `file:///abs/path` for local, the URI itself otherwise."""
     return "file://" + _local_path(uri) if _is_local(uri) else uri

@@ -31,6 +31,8 @@ class RunEnd(str, Enum):
 
 
 WORKER_DIED = "the worker running it died before it finished"
+PRUNED = "pruned by Hyperband"  # a tuning trial the pruner judged weak early: the search working as designed
+STOP_REQUESTED = "stopped by StopAutoMLJob"  # the user ended the job
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,16 @@ class Candidate:
     @property
     def completed(self) -> bool:
         return self.status is CandidateStatus.COMPLETED
+
+    @property
+    def lost(self) -> bool:
+        """Whether the job lost this model (a PartialFailureReason): it Failed, or a limit Stopped it before it
+        finished (the job's MaxAutoMLJobRuntimeInSeconds, or the share of it the planner left the candidate).
+        A trial Hyperband pruned, or a candidate StopAutoMLJob ended, is what the search or the user meant."""
+        if self.status is CandidateStatus.FAILED:
+            return True
+        return self.status is CandidateStatus.STOPPED and not (
+            (self.failure_reason or "").startswith(f"{self.name}: {PRUNED}") or self.failure_reason == STOP_REQUESTED)
 
     @property
     def orphaned(self) -> bool:

@@ -9,6 +9,7 @@
     automl transform --job my-job --input data/ --output scored/   # batch transform: one .out per file
     automl resume my-job            # a job whose worker died: keep its finished candidates, train the rest
     automl join my-job              # one more worker for a running tuning job's study
+    automl delete-job my-job [--outputs] | --older-than 7d [--status Failed]   # remove finished jobs
     automl create-auto-ml-job --scheduler tcp://host:8786 ...   # train on a Dask cluster (AUTOML_DASK_SCHEDULER)
 
 Exit codes (the aws CLI's):
@@ -34,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 from botocore import xform_name
 
-from automl import api, budget, cli_globals, cli_output
+from automl import api, budget, cleanup, cli_globals, cli_output
 from automl.artifacts import read_bytes
 from automl.cli_help import HelpFormatter, doc_text, member_help, skeleton
 from automl.contract import input_shape, output_shape, service_model
@@ -277,6 +278,48 @@ def _transform(client: api.Client, args) -> int:
     return 0
 
 
+def _add_delete(subparsers) -> None:
+    parser = subparsers.add_parser("delete-job", help="remove finished jobs: store rows, tuning study, log and "
+                                   "scratch, and with --outputs their output folders (not a SageMaker operation)")
+    parser.set_defaults(field_flags=[("names", "NAME"), ("older_than_s", "--older-than"), ("statuses", "--status")])
+    parser.add_argument("names", nargs="*", metavar="NAME", help="the jobs to delete")
+    parser.add_argument("--older-than", metavar="DURATION", help="instead of names: the finished jobs that ended "
+                        "at least this long ago (90s, 30m, 12h, 7d, 2w)")
+    parser.add_argument("--status", nargs="+", choices=cleanup.FINISHED, help="instead of names: the finished jobs "
+                        "of these statuses (with --older-than: both)")
+    parser.add_argument("--outputs", action="store_true", help="also remove S3OutputPath/<job>/ (the models)")
+    parser.add_argument("--dry-run", action="store_true", help="remove nothing; list what would be removed")
+
+
+def _delete(client: api.Client, args) -> int:
+    older = None if args.older_than is None else cleanup.parse_duration(args.older_than)
+    deletions = client.delete_jobs(args.names, older_than_s=older, statuses=args.status or (),
+                                   outputs=args.outputs, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    for deletion in deletions:
+        if deletion.kept:
+            print(f"kept {deletion.job} ({deletion.status}): {deletion.kept}")
+            continue
+        print(f"{verb} {deletion.job} ({deletion.status}):")
+        for trace in deletion.traces:
+            print(f"  {trace.kind}: {trace.location}" + (f" ({trace.detail})" if trace.detail else "")
+                  + ("" if trace.size is None else f", {_bytes(trace.size)}"))
+        if deletion.outputs_kept:
+            print(f"  outputs kept: {deletion.outputs_kept} (--outputs removes them)")
+        for problem in deletion.problems:
+            print(f"automl: {deletion.job}: {problem}", file=sys.stderr)
+    gone = [d for d in deletions if not d.kept]
+    print(f"{verb} {len(gone)} job{'s' * (len(gone) != 1)} ({_bytes(sum(d.size for d in gone))})")
+    return EXIT_FAILURE if not args.dry_run and any(d.problems for d in deletions) else 0
+
+
+def _bytes(size: float) -> str:
+    units, step = ("bytes", "kB", "MB", "GB", "TB"), 0
+    while size >= 1000 and step < len(units) - 1:
+        size, step = size / 1000, step + 1
+    return f"{size:.0f} bytes" if step == 0 else f"{size:.1f} {units[step]}"
+
+
 def _run_description() -> str:
     return (f"Create a job from a data file, wait for it, show its leaderboard.\n\n"
             f"The job's outputs (leaderboard.csv, candidates/, reports) go to --output/<name>/; the job itself is "
@@ -344,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--model-port-base", type=int, help="first port of the per-endpoint model servers (GET /ping, "
                        "POST /invocations; default: --port + 1)")
     _add_transform(subparsers)
+    _add_delete(subparsers)
     return parser
 
 
@@ -392,9 +436,9 @@ def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "scheduler", None):
         os.environ[dask_executor.SETTING] = args.scheduler  # the job's worker inherits it
-    client = api.client()
     operation = getattr(args, "operation", None)
     try:
+        client = api.client()  # inside: an AUTOML_HOME that cannot be made is the service's refusal (254)
         if operation is not None:
             if args.generate_cli_skeleton:
                 shape = input_shape(operation) if args.generate_cli_skeleton == "input" else output_shape(operation)
@@ -427,6 +471,8 @@ def _main(argv: list[str] | None) -> int:
             return _transform(client, args)
         if args.command == "report":
             return _report(client, args)
+        if args.command == "delete-job":
+            return _delete(client, args)
         return _predict(client, args)
     except AutoMLError as exc:
         where = f" when calling the {operation} operation" if operation else ""

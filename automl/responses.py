@@ -111,9 +111,10 @@ def _forecast_candidate(record: Candidate, plan: ForecastPlan) -> dict:
 
 
 def partial_failures(job: JobRow, records: list[Candidate]) -> list[dict]:
-    """Reports that were skipped, then candidates that failed: what went wrong in a job that still ended."""
+    """Reports that were skipped, then the candidates whose model the job lost (Failed, or Stopped by a time
+    limit; not a pruned trial, nor a candidate StopAutoMLJob ended): what went wrong in a job that still ended."""
     reasons = list((job.reports or {}).get("skipped", []))
-    reasons += [r.failure_reason for r in records if r.status is CandidateStatus.FAILED and r.failure_reason]
+    reasons += [r.failure_reason for r in records if r.lost and r.failure_reason]
     return [{"PartialFailureMessage": reason[:1024]} for reason in reasons[:MAX_PARTIAL_FAILURES]]
 
 

@@ -1,8 +1,9 @@
 """Starting detached workers, the running-job limit with its queue, and finding workers that died.
 
-Settings (environment): AUTOML_MAX_RUNNING_JOBS (default 2), AUTOML_QUEUE ("1": jobs beyond the limit wait
-and start in submission order; "0": they are refused with ResourceLimitExceeded), AUTOML_HEARTBEAT_TIMEOUT_S
-(default 120: a worker silent that long is dead even if its pid looks alive, e.g. after a machine restart).
+Settings (environment, checked in automl.settings): AUTOML_MAX_RUNNING_JOBS (default 2), AUTOML_QUEUE (on, the
+default: jobs beyond the limit wait and start in submission order; off: they are refused with
+ResourceLimitExceeded), AUTOML_HEARTBEAT_TIMEOUT_S (default 120: a worker silent that long is dead even if its
+pid looks alive, e.g. after a machine restart).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def max_running_jobs() -> int:
 
 
 def queueing() -> bool:
-    return os.environ.get("AUTOML_QUEUE", "1") not in ("0", "false", "off", "no")
+    return settings.value("AUTOML_QUEUE")
 
 
 def heartbeat_timeout_s() -> float:
@@ -46,7 +47,8 @@ def admit(store: Store) -> None:
     running = len(_running(store))
     if running >= max_running_jobs():
         raise ResourceLimitExceeded(f"{running} jobs are running, the limit (AUTOML_MAX_RUNNING_JOBS) is "
-                                    f"{max_running_jobs()}, and queueing is off (AUTOML_QUEUE=0); retry when one ends")
+                                    f"{max_running_jobs()}, and queueing is off (AUTOML_QUEUE="
+                                    f"{os.environ['AUTOML_QUEUE']}); retry when one ends")
 
 
 def kick(store: Store) -> None:

@@ -16,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 
 from automl.candidate import Candidate
-from automl.errors import ResourceInUse, ResourceNotFound, ValidationException
+from automl.errors import ResourceInUse, ResourceNotFound, ValidationException, field_error
 
 
 class JobStatus(str, Enum):
@@ -114,7 +114,8 @@ def name_in_use(existing: str) -> ResourceInUse:
 
 
 def home() -> Path:
-    return Path(os.environ.get("AUTOML_HOME", Path.home() / ".automl")).expanduser()
+    """AUTOML_HOME, or ~/.automl when it is unset or empty."""
+    return Path(os.environ.get("AUTOML_HOME", "").strip() or Path.home() / ".automl").expanduser()
 
 
 @dataclass
@@ -144,12 +145,18 @@ class JobRow:
 class Store:
     def __init__(self, root: Path | None = None):
         self.root = Path(root) if root else home()
-        self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / "jobs.sqlite3"
-        with self.connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-            _add_missing_columns(db)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self.connect() as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA)
+                _add_missing_columns(db)
+        except (OSError, sqlite3.OperationalError) as exc:
+            if root or (isinstance(exc, sqlite3.OperationalError) and "unable to open" not in str(exc)):
+                raise
+            raise field_error("AUTOML_HOME", f"must be a folder this user can create and write, for the job store "
+                              f"({exc})", str(self.root)) from None
 
     @contextmanager
     def connect(self):

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 
+from automl.candidate import STOP_REQUESTED
 from runners import memory
 from runners.executors import Outcome, OutcomeStatus, Task
 
@@ -121,7 +122,7 @@ class DaskExecutor:
                                                            f"{str(exc)[:300]}")
             if self.stopped:
                 remote.cancel()
-                return Outcome(OutcomeStatus.STOPPED, error="stopped by StopAutoMLJob")
+                return Outcome(OutcomeStatus.STOPPED, error=STOP_REQUESTED)
             if time.time() >= deadline + LATE_S:
                 remote.cancel()
                 return self._late(attempt)
@@ -169,7 +170,7 @@ class _Control:
             self.checked = time.monotonic()
             control = self.client.get_metadata([self.token, "control"], None) or {}
             if control.get("stop"):
-                self.why = "stopped by StopAutoMLJob"
+                self.why = STOP_REQUESTED
             elif control.get("beat") != self.beat:
                 self.beat, self.heard = control.get("beat"), time.monotonic()
             elif time.monotonic() - self.heard > LEASE_S:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
+from automl.candidate import STOP_REQUESTED
 from automl.processes import alive
 from runners import memory
 
@@ -196,7 +197,7 @@ class LocalProcessExecutor:
                     return Outcome(OutcomeStatus.FAILED, error=exited_reason(process.exitcode))
                 if self.should_stop():
                     _end(process, self.pools)
-                    return Outcome(OutcomeStatus.STOPPED, error="stopped by StopAutoMLJob")
+                    return Outcome(OutcomeStatus.STOPPED, error=STOP_REQUESTED)
                 if time.time() >= deadline:
                     _end(process, self.pools)
                     return Outcome(OutcomeStatus.TIMED_OUT, error="ran past its time limit")

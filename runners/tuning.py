@@ -25,7 +25,7 @@ import numpy as np
 import algorithms
 from algorithms.base import FULL_RESOURCE, Pruned
 from automl.artifacts import JobOutput, load_model, read_bytes
-from automl.candidate import Candidate, CandidateStatus, RunEnd
+from automl.candidate import PRUNED, Candidate, CandidateStatus, RunEnd
 from automl.dataset import Dataset
 from automl.held_out import HeldOut, sample_positions, sampled
 from automl.metrics import METRICS
@@ -348,7 +348,7 @@ class _Search:
                                 RunTrial(spec, algorithms.get(spec.algorithm), self.data_path, self.ctx.output, 1), cap)
         if outcome.status is OutcomeStatus.COMPLETED and "pruned" in outcome.result:
             record = record.finished(CandidateStatus.STOPPED, time.time(), {"fit_s": outcome.result["fit_s"]},
-                                     f"{spec.name}: pruned by Hyperband at {outcome.result['pruned']}")
+                                     f"{spec.name}: {PRUNED} at {outcome.result['pruned']}")
             self.ctx.record(record)
             with self.lock:
                 self._tell(trial, state=_state("PRUNED"))
