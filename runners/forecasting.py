@@ -4,7 +4,8 @@ Order: a seasonal-naive candidate first (seconds; a job never ends empty), then 
 strongest per second first. The time left for training, less what the ensemble and the outputs need, is
 shared by the candidates still to run: one whose expected cost (its `relative_cost` per 1,000 history rows
 and fit, times the fits a backtest takes) does not fit in what is left is put back, and each candidate's
-process ends at the larger of its fair share and three times its expected cost. The candidates put back then
+process ends at the larger of its fair share and three times its expected cost (the first's, at the end of
+the training time). The candidates put back then
 run, cheapest first, with all the time left while it is a fifth of their expected cost (the costs are
 rough, and time left idle buys nothing). The ensemble's weights come from
 greedy selection with replacement (Caruana's) on the backtest rows: the mean's on the objective (MASE when
@@ -98,9 +99,10 @@ class ForecastingRunner(Runner):
                          expected, left)
                 skipped.append((expected, algorithm))
                 continue
-            share = left / (len(names) - i)
-            ended = self._train(ctx, executor, algorithm, task, windows, threads,
-                                time.time() + min(left, max(share, EXPECTED_MARGIN * expected, MIN_SHARE_S)))
+            # The first candidate keeps the job from ending empty: it may take all the time left (seasonal naive
+            # needs seconds, but on a busy machine its process alone can take longer than a tenth of a short job).
+            share = left if not trained else max(left / (len(names) - i), EXPECTED_MARGIN * expected, MIN_SHARE_S)
+            ended = self._train(ctx, executor, algorithm, task, windows, threads, time.time() + min(left, share))
             trained += 1
         for expected, algorithm in sorted(skipped):
             if ended is not None:
