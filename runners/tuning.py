@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import threading
 import time
@@ -38,6 +39,8 @@ from runners.planner import MEMORY_SHARE
 from runners.preprocessing import pipeline_space
 from runners.training import definition, fit_model, measure, save, soft_deadline, task_for
 
+log = logging.getLogger(__name__)
+
 TUNING_ROWS = 100_000
 VALIDATION_ROWS = 50_000
 SAMPLE_SEED = 0
@@ -46,6 +49,12 @@ SAMPLE_SEED = 0
 REFIT_RESERVE_SHARE = 0.4
 REFIT_MIN_GAIN = 2  # a final fit on part of the rows is worth it from this many times the trials' rows
 REFIT_TIME_SHARE = 0.8  # of the time a partial final fit has: the rest covers loading and scoring
+# Two trials whose scores differ by less than this many standard errors of their paired difference on the
+# validation rows (bootstrap, TIE_RESAMPLES resamples) are tied; of tied trials the final fit takes the one it
+# can give REFIT_MIN_GAIN times more rows.
+TIE_SPREAD = 2.0
+TIE_RESAMPLES = 100
+TIE_RIVALS = 3  # the best-scored trials of the others that are checked for a tie
 OTHERS_POLL_S = 0.5
 # Once a final fit is planned, no trial starts with less time than this before it: the trial could not finish.
 MIN_TRIAL_S = 10.0
@@ -281,24 +290,68 @@ class _Search:
             self.kept_s = max(self.kept_s, need)
         return self.kept_s
 
-    def _refit_source(self, seconds: float) -> tuple[str | None, float | None]:
-        """The trial whose pipeline the final fit trains on more rows, and the seconds it took to fit: the best
-        one that a fit of `seconds` trains on enough more rows to matter (REFIT_MIN_GAIN), whichever worker ran
-        it. A booster fits rows many times faster than an mlp: where the best trial (an mlp) could not be fitted
-        on enough rows, the best xgboost trial can."""
+    def _ranked(self, recorded: dict[str, Candidate]) -> list[tuple[str, float | None]]:
+        """The completed trials' candidates, best first, and the seconds each took to fit."""
         with self.lock:
             done = self.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
             maximize = self.study.direction.name == "MAXIMIZE"
-        recorded = self.ctx.recorded()
         ranked = []
         for trial in sorted(done, key=lambda t: t.value, reverse=maximize):
             record = recorded.get(trial.user_attrs.get("candidate"))
             if record is not None:
                 ranked.append((record.name, record.fit_s))
+        return ranked
+
+    def _refit_source(self, seconds: float) -> tuple[str | None, float | None]:
+        """The trial whose pipeline the final fit trains on more rows, and the seconds it took to fit: the best
+        one that a fit of `seconds` trains on enough more rows to matter (REFIT_MIN_GAIN), whichever worker ran
+        it. A booster fits rows many times faster than an mlp: where the best trial (an mlp) could not be fitted
+        on enough rows, the best xgboost trial can."""
+        ranked = self._ranked(self.ctx.recorded())
         for name, fit_s in ranked:
             if fit_s is None or self._refit_rows(seconds, fit_s):
                 return name, fit_s
         return ranked[0] if ranked else (None, None)
+
+    def _final_source(self, seconds: float) -> tuple[str | None, float | None]:
+        """The refit source, unless another trial is tied with it on the validation rows and a fit of `seconds`
+        trains it on REFIT_MIN_GAIN times more rows: within the validation's noise, rows decide (on a 1 GB table
+        an mlp best by a hair was refit on 236k rows where an xgboost could have had millions)."""
+        source, fit_s = self._refit_source(seconds)
+        rows = 0 if fit_s is None else self._refit_rows(seconds, fit_s)
+        if not rows:
+            return source, fit_s
+        recorded = self.ctx.recorded()
+        rivals = [(name, rival_s) for name, rival_s in self._ranked(recorded) if name != source and rival_s is not None
+                  and self._refit_rows(seconds, rival_s) >= REFIT_MIN_GAIN * rows][:TIE_RIVALS]
+        if not rivals:
+            return source, fit_s
+        best = self._validation_prediction(recorded[source])
+        for name, rival_s in rivals:
+            if self._tied(best, self._validation_prediction(recorded[name])):
+                log.info("%s: %s is tied with %s on the validation rows and its final fit sees %d rows, not %d",
+                         self.plan.name, name, source, self._refit_rows(seconds, rival_s), rows)
+                return name, rival_s
+        return source, fit_s
+
+    def _validation_prediction(self, record: Candidate) -> np.ndarray:
+        return load_model(record.model_uri).predict_raw(self.ctx.dataset.X_valid)
+
+    def _tied(self, best: np.ndarray, rival: np.ndarray) -> bool:
+        """Whether the best trial's lead over the rival on the validation rows is within TIE_SPREAD standard
+        errors of their paired difference (both scored on the same bootstrap resamples)."""
+        data, metric = self.ctx.dataset, METRICS[self.plan.objective]
+
+        def lead(rows) -> float:
+            y, w = data.y_valid[rows], None if data.w_valid is None else data.w_valid[rows]
+            ahead = metric.fn(y, best[rows], w, data.positive_index) - metric.fn(y, rival[rows], w,
+                                                                                 data.positive_index)
+            return ahead if metric.maximize else -ahead
+
+        n = len(data.y_valid)
+        rng = np.random.default_rng(SAMPLE_SEED)
+        spread = np.std([lead(rng.integers(0, n, n)) for _ in range(TIE_RESAMPLES)])
+        return lead(np.arange(n)) <= TIE_SPREAD * spread
 
     def _seconds_per_row(self, fit_s: float) -> float:
         """A trial's fit time per training row on the job's threads (training time grows about linearly with
@@ -410,7 +463,7 @@ class _Search:
         """The refit source's pipeline (`_refit_source`) trained on every training row, or on as many as the time
         left affords: the final candidate (it is the job's best only if it scores better than the trials on the
         same rows)."""
-        source, fit_s = self._refit_source(self.ctx.budget.remaining_s())
+        source, fit_s = self._final_source(self.ctx.budget.remaining_s())
         if source is None or blocked(self.ctx, 0) in (RunEnd.STOPPED, RunEnd.MAX_RUNTIME):
             return None
         rows = self.rows if fit_s is None else self._refit_rows(self.ctx.budget.remaining_s(), fit_s)

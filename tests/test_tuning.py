@@ -357,3 +357,30 @@ def test_a_trial_another_worker_just_asked_is_not_taken_for_a_dead_workers(tmp_p
     study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
     search._tell(trial, 0.9)  # the owner finishing late: skipped, not UpdateFinishedTrialError
     assert [t.state.name for t in studies.open_study(ctx.plan.study_storage, ctx.plan.name).trials] == ["FAIL"]
+
+
+def test_a_trial_tied_with_the_best_gets_the_final_fit_when_it_can_see_more_rows(tmp_path, monkeypatch):
+    """The best trial (a slow mlp) leads an xgboost trial by one validation row, within the noise of the validation
+    rows, and a final fit of the xgboost sees every row where the mlp's sees twice the sample: the xgboost is the
+    final fit's pipeline. Leading by half the rows, the mlp stays."""
+    import runners.tuning as tuning_module
+
+    monkeypatch.setattr(tuning_module, "TUNING_ROWS", 40)
+    ctx, _ = run_context(tmp_path, ["xgboost", "mlp"])
+    search = _Search(ctx)
+    search.final_threads = 2
+    for name, value, fit_s in [("job-1-trial-000-mlp", 0.9, 10.0), ("job-1-trial-001-xgboost", 0.85, 1.0)]:
+        search.study.add_trial(optuna.trial.create_trial(value=value, user_attrs={"candidate": name}))
+        ctx.record(Candidate(name, name.rsplit("-", 1)[-1], CandidateStatus.COMPLETED, time.time(),
+                             objective_value=value, fit_s=fit_s))
+    y = ctx.dataset.y_valid
+    right = np.eye(2)[y]
+    wrong_from = {"close": 1, "far": len(y) // 2}
+    seconds = 80 * 10.0 / 40 / 2 / 0.8  # the mlp's final fit: 80 rows, twice the sample; the xgboost's: every row
+    assert (search._refit_rows(seconds, 10.0), search._refit_rows(seconds, 1.0)) == (80, search.rows)
+    for rival, expected in (("close", "job-1-trial-001-xgboost"), ("far", "job-1-trial-000-mlp")):
+        guesses = right.copy()
+        guesses[:wrong_from[rival]] = 1 - guesses[:wrong_from[rival]]
+        predictions = {"job-1-trial-000-mlp": right, "job-1-trial-001-xgboost": guesses}
+        monkeypatch.setattr(_Search, "_validation_prediction", lambda self, record, p=predictions: p[record.name])
+        assert search._final_source(seconds)[0] == expected, rival
