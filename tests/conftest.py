@@ -29,6 +29,17 @@ SHARED = REPO.parent / "shared" / "datasets"
 ROLE = "arn:aws:iam::000000000000:role/automl-local"
 
 
+# The suite runs on pytest-xdist's workers a module at a time (pyproject's addopts); they take modules in this
+# order, the longest first (measured on 2 cores), so that no long module starts last while the others idle.
+LONGEST_FIRST = ("test_jobs", "test_faults", "test_tuning", "test_dask", "test_shared_datasets", "test_cleanup",
+                 "test_forecasting", "test_explain", "test_reports", "test_cli_output", "test_algorithms", "test_cli")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     root = tmp_path / "home"
