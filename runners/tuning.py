@@ -350,8 +350,11 @@ class _Search:
 
         n = len(data.y_valid)
         rng = np.random.default_rng(SAMPLE_SEED)
-        spread = np.std([lead(rng.integers(0, n, n)) for _ in range(TIE_RESAMPLES)])
-        return lead(np.arange(n)) <= TIE_SPREAD * spread
+        try:
+            spread = np.std([lead(rng.integers(0, n, n)) for _ in range(TIE_RESAMPLES)])
+            return bool(lead(np.arange(n)) <= TIE_SPREAD * spread)
+        except ValueError:  # a resample of a small validation channel can miss a class: no tie is shown
+            return False
 
     def _seconds_per_row(self, fit_s: float) -> float:
         """A trial's fit time per training row on the job's threads (training time grows about linearly with
@@ -460,11 +463,13 @@ class _Search:
             self._fail_dead_trials()
 
     def refit_best(self) -> RunEnd | None:
-        """The refit source's pipeline (`_refit_source`) trained on every training row, or on as many as the time
+        """The final source's pipeline (`_final_source`) trained on every training row, or on as many as the time
         left affords: the final candidate (it is the job's best only if it scores better than the trials on the
         same rows)."""
+        if blocked(self.ctx, 0) in (RunEnd.STOPPED, RunEnd.MAX_RUNTIME):
+            return None
         source, fit_s = self._final_source(self.ctx.budget.remaining_s())
-        if source is None or blocked(self.ctx, 0) in (RunEnd.STOPPED, RunEnd.MAX_RUNTIME):
+        if source is None:
             return None
         rows = self.rows if fit_s is None else self._refit_rows(self.ctx.budget.remaining_s(), fit_s)
         if not rows:
