@@ -155,7 +155,9 @@ def test_a_task_past_its_deadline_or_stopped_is_ended_with_its_process_on_the_wo
     with LocalCluster(n_workers=1, threads_per_worker=2, dashboard_address=None) as local:
         executor = DaskExecutor(local.scheduler_address, lambda: stop["now"])
         assert executor.workers() == 2
-        late = executor.submit(Sleep(60), deadline=time.time() + 3)
+        # 10 s: on a loaded machine the worker's child process can take over 3 s to start the task, and a task no
+        # worker started before its deadline ends with another reason (also TimedOut).
+        late = executor.submit(Sleep(60), deadline=time.time() + 10)
         stopped = executor.submit(Sleep(60), deadline=time.time() + 60)
         outcome = late.result(timeout=30)
         assert (outcome.status, outcome.error) == (OutcomeStatus.TIMED_OUT, "ran past its time limit")
