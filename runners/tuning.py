@@ -307,7 +307,10 @@ class _Search:
         one that a fit of `seconds` trains on enough more rows to matter (REFIT_MIN_GAIN), whichever worker ran
         it. A booster fits rows many times faster than an mlp: where the best trial (an mlp) could not be fitted
         on enough rows, the best xgboost trial can."""
-        ranked = self._ranked(self.ctx.recorded())
+        return self._first_refittable(self._ranked(self.ctx.recorded()), seconds)
+
+    def _first_refittable(self, ranked: list[tuple[str, float | None]],
+                          seconds: float) -> tuple[str | None, float | None]:
         for name, fit_s in ranked:
             if fit_s is None or self._refit_rows(seconds, fit_s):
                 return name, fit_s
@@ -317,12 +320,13 @@ class _Search:
         """The refit source, unless another trial is tied with it on the validation rows and a fit of `seconds`
         trains it on REFIT_MIN_GAIN times more rows: within the validation's noise, rows decide (on a 1 GB table
         an mlp best by a hair was refit on 236k rows where an xgboost could have had millions)."""
-        source, fit_s = self._refit_source(seconds)
+        recorded = self.ctx.recorded()
+        ranked = self._ranked(recorded)
+        source, fit_s = self._first_refittable(ranked, seconds)
         rows = 0 if fit_s is None else self._refit_rows(seconds, fit_s)
         if not rows:
             return source, fit_s
-        recorded = self.ctx.recorded()
-        rivals = [(name, rival_s) for name, rival_s in self._ranked(recorded) if name != source and rival_s is not None
+        rivals = [(name, rival_s) for name, rival_s in ranked if name != source and rival_s is not None
                   and self._refit_rows(seconds, rival_s) >= REFIT_MIN_GAIN * rows][:TIE_RIVALS]
         if not rivals:
             return source, fit_s
