@@ -122,6 +122,13 @@ class Algorithm(ABC):
         """Parameters for a fit on all rows with no validation fold, from the bagged folds' `describe_fit`."""
         return {}
 
+    @classmethod
+    def final_fit(cls, fit: dict) -> tuple[float, dict]:
+        """How tuning's final fit on more rows differs from the trial that found the pipeline, from the trial's
+        `describe_fit`: the share of the trial's work it repeats per row (a booster grows its rounds again on
+        every row: all of it) and the parameters it changes."""
+        return 1.0, {}
+
 
 class Boosting(Algorithm):
     """Boosters stop early on the validation fold; a refit on all rows grows the folds' mean round count."""

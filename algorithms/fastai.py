@@ -23,11 +23,10 @@ class FastAI(TorchTabular):
     def _network(self, n_numeric, levels, n_out, params):
         return _TabularModel(n_numeric, levels, n_out, params)
 
-    def _scheduler(self, optimizer, params, epochs, steps_per_epoch):
+    def _scheduler(self, optimizer, params, steps):
         import torch
 
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=params["learning_rate"],
-                                                   total_steps=max(1, epochs * steps_per_epoch))
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=params["learning_rate"], total_steps=steps)
 
 
 def _TabularModel(n_numeric: int, levels: list[int], n_out: int, params: dict):

@@ -132,10 +132,10 @@ def _fit_and_save(cls: type, params: dict, options: dict, defn: dict, dataset: D
                       (dataset.X_train, dataset.y_train, dataset.w_train),
                       (dataset.X_valid, dataset.y_valid, dataset.w_valid), soft_deadline(began, hard_deadline),
                       options, progress)
-    fit_s = time.time() - began
+    fit_s, fit = time.time() - began, model.algorithm.describe_fit()
     measured, _ = measure(model, dataset, defn["ObjectiveMetric"])
-    return measured | save(output, defn | {"Fit": model.algorithm.describe_fit()}, model) | {
-        "fit_s": fit_s, "rows": len(dataset.y_train)}
+    return measured | save(output, defn | {"Fit": fit}, model) | {
+        "fit_s": fit_s, "rows": len(dataset.y_train), "fold_facts": [{"fit_s": fit_s} | fit]}
 
 
 def _subset(dataset: Dataset, train_rows: np.ndarray | None, valid_rows: np.ndarray) -> Dataset:
@@ -291,7 +291,8 @@ class _Search:
         return self.kept_s
 
     def _ranked(self, recorded: dict[str, Candidate]) -> list[tuple[str, float | None]]:
-        """The completed trials' candidates, best first, and the seconds each took to fit."""
+        """The completed trials' candidates, best first, and the seconds of each one's fit that a final fit
+        repeats per row (`Algorithm.final_fit`)."""
         with self.lock:
             done = self.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),))
             maximize = self.study.direction.name == "MAXIMIZE"
@@ -299,7 +300,7 @@ class _Search:
         for trial in sorted(done, key=lambda t: t.value, reverse=maximize):
             record = recorded.get(trial.user_attrs.get("candidate"))
             if record is not None:
-                ranked.append((record.name, record.fit_s))
+                ranked.append((record.name, _final_work_s(record)))
         return ranked
 
     def _refit_source(self, seconds: float) -> tuple[str | None, float | None]:
@@ -480,7 +481,8 @@ class _Search:
             return None  # too few rows would fit in time; the best trial (fitted on the sample) stays the answer
         pipeline = json.loads(read_bytes(self.ctx.output.definition(source)))  # exactly what the trial fitted
         algorithm = pipeline["Algorithm"]
-        fitting = self._rows_in_memory(algorithm, pipeline["Hyperparameters"])
+        params = pipeline["Hyperparameters"] | algorithms.get(algorithm).final_fit(pipeline.get("Fit", {}))[1]
+        fitting = self._rows_in_memory(algorithm, params)
         if fitting < rows and fitting < REFIT_MIN_GAIN * self.sample:
             record = start(self.ctx, f"{self.plan.name}-{algorithm}-full", algorithm, {"RefitOf": source})
             failed(self.ctx, record, f"skipped: a final fit on more than the trials' {self.sample} rows needs more "
@@ -488,8 +490,8 @@ class _Search:
             return None
         rows = min(rows, fitting)
         name = f"{self.plan.name}-{algorithm}-" + ("full" if rows == self.rows else f"{rows}-rows")
-        defn = definition(name, algorithm, pipeline["Hyperparameters"], pipeline["Preprocessing"]["Options"],
-                          self.ctx.dataset, self.plan.objective) | {"RefitOf": source,
+        defn = definition(name, algorithm, params, pipeline["Preprocessing"]["Options"], self.ctx.dataset,
+                          self.plan.objective) | {"RefitOf": source,
                                                                     "TrainingRows": f"{rows} of {self.rows}"}
         record = start(self.ctx, name, algorithm, defn)
         train_rows = None if rows == self.rows else sample_rows(self.rows, rows)
@@ -497,6 +499,14 @@ class _Search:
                      self.ctx.output, max(1, self.ctx.threads()))
         ended, _ = conclude(self.ctx, record, *execute(self.ctx, self.executor, record, task))
         return ended
+
+
+def _final_work_s(record: Candidate) -> float | None:
+    """The seconds of a trial's fit that a final fit repeats per row: all of them, unless the algorithm says
+    otherwise from the trial's fit (a network needs fewer epochs on more rows)."""
+    if record.fit_s is None or not record.fold_facts:
+        return record.fit_s
+    return record.fit_s * algorithms.get(record.algorithm).final_fit(record.fold_facts[0])[0]
 
 
 def _started_within(frozen, seconds: float) -> bool:

@@ -99,3 +99,43 @@ def test_registry_matches_the_api():
     assert set(algorithms.available("ENSEMBLING")) == set(algorithms.MODE_ALGORITHMS["ENSEMBLING"])
     for name, cls in algorithms.REGISTRY.items():
         assert cls.name == name and set(cls.modes) <= set(algorithms.MODE_ALGORITHMS)
+
+
+def test_a_network_stops_within_an_epoch_at_its_deadline():
+    """One epoch of many rows can outlast the time a fit has: the deadline ends training between steps, and
+    the fit says how much of an epoch it trained."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400_000, 10)).astype(np.float32)
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    task = Task(ProblemType.BINARY, 2, threads=1, seed=0, categorical_features=())
+    began = time.time()
+    model = algorithms.get("mlp")(task, {"batch_size": 64}).fit(X, y, eval_set=(X[:2000], y[:2000], None),
+                                                                   deadline=began + 1.0)
+    fitted = model.describe_fit()
+    assert 0 < fitted["epochs_trained"] < 1 and fitted["epochs"] == 1
+    assert time.time() - began < 30, "a whole epoch of 6,250 steps would take far longer than one second"
+    assert model.predict_proba(X[:5]).shape == (5, 2)
+
+
+def test_the_mlp_final_fit_repeats_few_epochs_and_ends_annealed():
+    """Tuning's final fit of an mlp plans FINAL_EPOCHS passes over its rows, not the trial's count, and decays
+    its learning rate linearly to zero over the steps it takes; trials keep a constant rate."""
+    import torch
+
+    from algorithms._torch_tabular import FINAL_EPOCHS
+
+    mlp = algorithms.get("mlp")
+    assert mlp.final_fit({"epochs": 30, "epochs_trained": 40.0}) == (FINAL_EPOCHS / 40, {"schedule": "linear-decay"})
+    assert mlp.final_fit({"epochs": 1, "epochs_trained": 2.0})[0] == 1.0
+    assert algorithms.get("xgboost").final_fit({"rounds": 300}) == (1.0, {})
+    task = Task(ProblemType.BINARY, 2, threads=1, seed=0, categorical_features=())
+    network = mlp(task)
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
+    assert network._scheduler(optimizer, network.resolved_params, 10) is None
+    scheduler = network._scheduler(optimizer, network.resolved_params | {"schedule": "linear-decay"}, 10)
+    rates = []
+    for _ in range(10):
+        optimizer.step()
+        scheduler.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert rates[0] == pytest.approx(0.009) and rates[4] == pytest.approx(0.005) and rates[-1] == 0.0

@@ -299,6 +299,32 @@ def test_large_data_is_tuned_on_a_sample_and_refit_on_every_row(tmp_path, monkey
     assert full.definition["Hyperparameters"]["C"] == pytest.approx(best.params["linear-learner:C"])
 
 
+def test_an_mlp_final_fit_is_planned_for_few_epochs_on_many_rows_and_ends_annealed(tmp_path, monkeypatch):
+    """A trial that trained 40 epochs counts a tenth of its time per row for the final fit (FINAL_EPOCHS of
+    them), so the final fit takes ten times the rows a booster's fit time would give it; that fit anneals its
+    learning rate, and its definition says so."""
+    import runners.tuning as tuning_module
+
+    monkeypatch.setattr(tuning_module, "TUNING_ROWS", 200)
+    ctx, records = run_context(tmp_path, ["mlp"], max_candidates=2)
+    search = _Search(ctx)
+    name = "job-1-trial-000-mlp"
+    search.study.add_trial(optuna.trial.create_trial(value=0.9, user_attrs={"candidate": name}))
+    ctx.record(Candidate(name, "mlp", CandidateStatus.COMPLETED, time.time(), objective_value=0.9, fit_s=40.0,
+                         fold_facts=[{"fit_s": 40.0, "epochs": 30, "epochs_trained": 40.0}]))
+    assert search._ranked(ctx.recorded()) == [(name, pytest.approx(4.0))]
+
+    ctx, records = run_context(tmp_path / "job", ["mlp"], max_candidates=2)
+    every_row = len(ctx.dataset.y_train)
+    assert TuningRunner().run(ctx) == "MaxCandidatesReached"
+    trials = [r for n, r in records.items() if "-trial-" in n and r.completed]
+    assert trials and all(r.fold_facts[0]["epochs_trained"] > 0 for r in trials)
+    final = records["job-1-mlp-full"]
+    assert final.status == "Completed" and final.rows == every_row
+    assert final.definition["Hyperparameters"]["schedule"] == "linear-decay"
+    assert all(r.definition["Hyperparameters"].get("schedule", "constant") == "constant" for r in trials)
+
+
 def test_the_final_fit_takes_the_rows_its_time_affords(tmp_path, monkeypatch):
     """A pipeline too slow for every row in the time left is refit on as many rows as fit (from twice the
     trials' sample); slower still, the best trial stays the answer and nothing is refit."""
