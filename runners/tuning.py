@@ -4,7 +4,8 @@ hyperparameters); every trial is a candidate, trained in its own process under t
 Trials run side by side on the job's cores (one thread each), are sampled by multivariate TPE with a
 constant liar and pruned by Hyperband on each algorithm's fidelity (rounds, epochs, rows). Data above
 TUNING_ROWS training (VALIDATION_ROWS validation) rows is tuned on a seeded subsample; the best pipeline is
-then trained on every training row as the final candidate, or on as many as the time left affords. The study
+then trained on every training row as the final candidate, or on as many as the time left affords (a network
+for a few epochs, not the trial's count, with its learning rate annealed: `Algorithm.final_fit`). The study
 lives in storage beside the job, so a resumed worker or a joining one continues it without repeating finished
 trials.
 """
