@@ -492,8 +492,7 @@ class _Search:
         rows = min(rows, fitting)
         name = f"{self.plan.name}-{algorithm}-" + ("full" if rows == self.rows else f"{rows}-rows")
         defn = definition(name, algorithm, params, pipeline["Preprocessing"]["Options"], self.ctx.dataset,
-                          self.plan.objective) | {"RefitOf": source,
-                                                                    "TrainingRows": f"{rows} of {self.rows}"}
+                          self.plan.objective) | {"RefitOf": source, "TrainingRows": f"{rows} of {self.rows}"}
         record = start(self.ctx, name, algorithm, defn)
         train_rows = None if rows == self.rows else sample_rows(self.rows, rows)
         task = Refit(defn, algorithms.get(algorithm), self.ctx.dataset_path, train_rows, self.valid_rows,
