@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -31,10 +32,26 @@ KEEPS_RUNNING = (f"automl: interrupted; {JOB} keeps running: automl wait {JOB}, 
 
 def start(env, *args, **popen) -> subprocess.Popen:
     """The CLI in its own session, as a terminal's foreground job is: a signal to its group reaches it alone
-    (the job's worker leads a session of its own)."""
+    (the job's worker leads a session of its own), and Ctrl-C is neither ignored nor blocked in it, whatever
+    the test process inherited or set (a child keeps an ignored or blocked SIGINT across exec)."""
     popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | popen
     return subprocess.Popen([sys.executable, "-m", "automl.cli", *map(str, args)], cwd=REPO, env=env, text=True,
-                            start_new_session=True, **popen)
+                            start_new_session=True, preexec_fn=_as_a_terminal_starts_it, **popen)
+
+
+def _as_a_terminal_starts_it() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _sigint_state(pid: int) -> str:
+    """Whether the kernel has SIGINT blocked or ignored for the process (bit 2 of SigBlk / SigIgn)."""
+    try:
+        status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                      if line.startswith(("SigBlk", "SigIgn")))
+    except OSError:
+        return "ended"
+    return ", ".join(f"{k} {'yes' if int(v, 16) & 2 else 'no'}" for k, v in status.items())
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str, str]:
@@ -59,9 +76,10 @@ def read_until(process: subprocess.Popen, text: str) -> None:
 def interrupt(process: subprocess.Popen) -> tuple[int, list[str]]:
     """Ctrl-C: SIGINT to the foreground process group; returns the exit code and the stderr lines after it that
     are not progress lines."""
+    state = _sigint_state(process.pid)
     os.killpg(process.pid, signal.SIGINT)
     code, _, err = finish(process)
-    return code, [line for line in err.splitlines() if not line.startswith("[")]
+    return code, [line for line in err.splitlines() if not line.startswith("[")] or [f"SIGINT: {state}"]
 
 
 def messages(err: str) -> list[str]:
