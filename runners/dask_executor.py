@@ -15,13 +15,14 @@ Clocks: deadlines are absolute times, so the machines' clocks must agree (NTP) t
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from automl.candidate import STOP_REQUESTED
 from runners import memory
@@ -44,15 +45,27 @@ def connect(address: str, timeout: float = CONNECT_S):
 
 
 def check_scheduler(address: str) -> None:
-    """At CreateAutoMLJob: the scheduler must answer, so a typo fails the request, not the job later."""
+    """At CreateAutoMLJob: the scheduler must answer, so a typo fails the request, not the job later. Asked over
+    a bare connection, not a Client: a Client that failed to connect closes itself when it is collected, which
+    waits 10 s more and prints a TimeoutError traceback after the error. The connection runs on an event loop
+    of its own thread, so a caller inside a running loop (a notebook) can check too."""
     from automl.errors import field_error
 
     try:
-        with connect(address) as client:
-            client.scheduler_info()
+        with ThreadPoolExecutor(1) as thread:
+            reply = thread.submit(asyncio.run, _identity(address, CONNECT_S)).result()
+        if reply.get("type") != "Scheduler":
+            raise ValueError(f"the server there is a dask {reply.get('type')}, not a scheduler")
     except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address: the same to a user
         raise field_error(SETTING, "must be the address of a running dask scheduler (tcp://HOST:8786) that this "
                           f"machine reaches; {type(exc).__name__}: {str(exc).strip()[:200]}", address) from None
+
+
+async def _identity(address: str, timeout: float) -> dict:
+    from distributed.core import rpc
+
+    async with rpc(address, timeout=timeout) as server:
+        return await asyncio.wait_for(server.identity(), timeout)
 
 
 class DaskExecutor:

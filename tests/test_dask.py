@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,6 +140,15 @@ def test_a_scheduler_that_does_not_answer_is_refused_and_nothing_is_stored(sm, t
                                                   "running dask "):
         sm.create_auto_ml_job(**request(BREAST_CANCER, name="nowhere", output=tmp_path / "out"))
     assert sm.list_auto_ml_jobs()["AutoMLJobSummaries"] == []
+
+    cli = subprocess.run([sys.executable, "-m", "automl.cli", "run", str(BREAST_CANCER), "--target", "diagnosis",
+                          "--no-wait", "--scheduler", "http://nowhere"], cwd=REPO, capture_output=True, text=True,
+                         env=os.environ | {"AUTOML_HOME": str(tmp_path / "cli")}, timeout=120)
+    [line] = cli.stderr.splitlines()  # one line: no traceback of a half-made Client closing itself after it
+    assert cli.returncode == 254 and re.fullmatch(
+        r"An error occurred \(ValidationException\): AUTOML_DASK_SCHEDULER: must be the address of a running dask "
+        r"scheduler \(tcp://HOST:8786\) that this machine reaches; ValueError: unknown address scheme 'http' .*; "
+        r"got 'http://nowhere'", line), line
 
 
 def test_a_task_past_its_deadline_or_stopped_is_ended_with_its_process_on_the_worker():
