@@ -17,8 +17,10 @@ import time
 from automl import settings
 from automl.candidate import CandidateStatus
 from automl.errors import ResourceLimitExceeded, field_error
+from automl.forecast_plan import load_plan
 from automl.processes import alive, process_start
 from automl.store import RUNNING, JobStatus, Store
+from runners import preload_for
 
 LAUNCH_GRACE_S = 60
 WORKER_LOST = ("the worker process", "the worker sent no heartbeat")  # how reap's failure reasons begin
@@ -74,8 +76,9 @@ def _launch(store: Store, name: str) -> None:
     logs = store.root / "logs"
     logs.mkdir(exist_ok=True)
     env = os.environ | {"AUTOML_HOME": str(store.root)}
+    preload = preload_for(load_plan(store.job(name).plan))
     with open(logs / f"{name.lower()}.log", "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "automl.worker", name], stdout=log, stderr=log,
+        process = subprocess.Popen([sys.executable, "-m", "automl.worker_boot", name, *preload], stdout=log, stderr=log,
                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True, close_fds=True)
     store.update_job(name, pid=process.pid, pid_start=process_start(process.pid))
 

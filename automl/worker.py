@@ -36,7 +36,7 @@ from automl.responses import saved_describe
 from automl.series import build_series
 from automl.serving import load_served
 from automl.spec import JobPlan
-from automl.store import RUNNING, JobStatus, Store
+from automl.store import RUNNING, TERMINAL, JobStatus, Store
 from automl.summary import definitions_markdown
 from runners import runner_for
 from runners.base import RunContext, Runner
@@ -84,7 +84,9 @@ class Watch:
 
 
 def stage(store: Store, name: str, status: JobStatus, secondary: str, **fields) -> bool:
-    """A status change of the job, logged."""
+    """A status change of the job, logged; a job ends only once its background reports are written."""
+    if status in TERMINAL:
+        job_reports.settle()
     moved = store.transition(name, status, secondary, **fields)
     if moved:
         log.info("%s: %s/%s", name, status.value, secondary)
@@ -396,6 +398,3 @@ def main(argv: list[str]) -> int:
         scheduler.kick(store)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

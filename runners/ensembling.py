@@ -152,7 +152,7 @@ class _Job:
         self.scratch = Scratch(ctx.dataset_path.parent / "bags")
         self.layer1 = first_layer(ctx.dataset, self.k)
         self.planner = Planner(ctx.budget, self.k, ensembles=2 if ctx.dataset.validation_given else 1)
-        self.executor = executor_for(ctx.plan.dask_scheduler, ctx.should_stop, preload=("runners.bagging",))
+        self.executor = executor_for(ctx.plan, ctx.should_stop)
         self.executor.warm()
         self.records: list[Candidate] = []  # every candidate started, in order
         self.short_of_time = False
@@ -237,7 +237,8 @@ class _Job:
             halt, why = self._halt()
             if halt:
                 return why
-            if probed and self.planner.window_s() < MIN_CANDIDATE_S:
+            window = self.planner.window_s() if probed else self.planner.probe_cap() - time.time()
+            if window < MIN_CANDIDATE_S:
                 self.short_of_time = True  # a fit in what is left would be killed, or cut to nothing
                 return None
             cls = algorithms.get(defn["Algorithm"])

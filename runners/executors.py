@@ -5,7 +5,8 @@ the Dask executor (runners.dask_executor) for a job created with AUTOML_DASK_SCH
 The contract:
 
 - `warm()` is called once by a runner before the first candidate's clock runs: start what is slow to start
-  (here a fork server that imports the preloaded modules; for a cluster, connecting to the scheduler).
+  (here a fork server that imports the preloaded modules; for a cluster, connecting to the scheduler). The
+  job's worker process has begun that already when it started (`automl.worker_boot`).
 - `submit(task, *, deadline)` is called from the runner's process, from any of its threads, once per unit
   of work (a bag's folds, a refit, an ensemble's selection, a tuning trial). It returns at once with a
   `Future` whose `result()` is the task's `Outcome`. A task's failure, stop or timeout is an Outcome, never
@@ -42,7 +43,7 @@ from typing import Any, Protocol
 
 from automl.candidate import STOP_REQUESTED
 from automl.processes import alive
-from runners import memory
+from runners import Placed, memory, preload_for
 
 POLL_S = 0.2
 OWNER_POLL_S = 0.5
@@ -80,14 +81,13 @@ class Executor(Protocol):
     def workers(self) -> int | None: ...
 
 
-def executor_for(scheduler: str, should_stop: Callable[[], bool], preload: tuple[str, ...] = (),
-                 pools: bool = False) -> Executor:
+def executor_for(plan: Placed, should_stop: Callable[[], bool], pools: bool = False) -> Executor:
     """The job's executor: its Dask cluster when it was created with one, else this machine's processes."""
-    if scheduler:
+    if plan.dask_scheduler:
         from runners.dask_executor import DaskExecutor
 
-        return DaskExecutor(scheduler, should_stop)
-    return LocalProcessExecutor(should_stop, preload, pools)
+        return DaskExecutor(plan.dask_scheduler, should_stop)
+    return LocalProcessExecutor(should_stop, preload_for(plan), pools)
 
 
 def die_with_parent() -> None:
@@ -183,7 +183,8 @@ class LocalProcessExecutor:
         looked = 0.0
         try:
             while True:
-                if receiver.poll(POLL_S):
+                ended = not process.is_alive()  # looked at before the pipe: a child sends its result, then ends
+                if receiver.poll(0 if ended else POLL_S):
                     try:
                         kind, payload = receiver.recv()
                     except EOFError:
@@ -193,7 +194,8 @@ class LocalProcessExecutor:
                     if kind == "ok":
                         return Outcome(OutcomeStatus.COMPLETED, payload)
                     return Outcome(OutcomeStatus.FAILED, error=payload[0], traceback=payload[1])
-                if not process.is_alive():
+                if ended:
+                    process.join()
                     return Outcome(OutcomeStatus.FAILED, error=exited_reason(process.exitcode))
                 if self.should_stop():
                     _end(process, self.pools)

@@ -79,7 +79,7 @@ class ForecastingRunner(Runner):
         log.info("%s: %d series, %d rows, frequency %s (season %d), horizon %d, %d backtest windows; candidates %s",
                  plan.name, len(data.keys), len(data.history), data.freq, data.season_length, task.horizon, windows,
                  ", ".join(names))
-        executor = executor_for(ctx.plan.dask_scheduler, ctx.should_stop, preload=("runners.backtest",), pools=True)
+        executor = executor_for(ctx.plan, ctx.should_stop, pools=True)
         executor.warm()
         runtime = plan.max_job_runtime_s
         training_end = ctx.budget.deadline - finish_reserve_s(runtime) - ensemble_reserve_s(runtime)

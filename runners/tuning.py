@@ -229,7 +229,7 @@ class _Search:
                                         "maximize" if METRICS[self.plan.objective].maximize else "minimize")
         self.lock = threading.Lock()
         self.worker = studies.worker_id()
-        self.executor = executor_for(self.plan.dask_scheduler, ctx.should_stop, preload=("runners.tuning",))
+        self.executor = executor_for(self.plan, ctx.should_stop)
         self.task = task_for(ctx.dataset.problem_type, ctx.dataset.classes, 1)
         train_rows = sample_rows(len(ctx.dataset.y_train), TUNING_ROWS)
         self.valid_rows = sample_rows(len(ctx.dataset.y_valid), VALIDATION_ROWS)

@@ -80,6 +80,44 @@ def test_failure_timeout_and_stop_are_outcomes():
     assert future.result(timeout=5).status is OutcomeStatus.STOPPED
 
 
+def _send_when_told(conn, told) -> None:
+    told.wait(30)
+    conn.send(("ok", {"sent": True}))
+    conn.close()
+
+
+class _WaitThatTimesOut:
+    """The parent's end of the pipe, whose first wait times out just as the child sends its result and ends:
+    what a busy machine does when the parent's thread is not scheduled for a moment."""
+
+    def __init__(self, receiver, process, told):
+        self.receiver, self.process, self.told, self.waited = receiver, process, told, False
+
+    def poll(self, timeout: float) -> bool:
+        if self.waited:
+            return self.receiver.poll(timeout)
+        self.waited = True
+        self.told.set()
+        self.process.join(30)
+        return False
+
+    def recv(self):
+        return self.receiver.recv()
+
+
+def test_a_result_sent_just_before_the_child_ended_is_read():
+    """A busy machine's CI run saw a finished candidate Failed with 'the training process exited with code 0'."""
+    executor = LocalProcessExecutor(lambda: False)
+    receiver, sender = executor.context.Pipe(duplex=False)
+    told = executor.context.Event()
+    child = executor.context.Process(target=_send_when_told, args=(sender, told))
+    child.start()
+    sender.close()
+    outcome = executor._await(child, _WaitThatTimesOut(receiver, child, told), time.time() + 30)
+    assert child.exitcode == 0
+    assert outcome.status is OutcomeStatus.COMPLETED and outcome.result == {"sent": True}
+
+
 def test_every_runner_task_is_a_small_frozen_dataclass_that_pickles(tmp_path):
     from algorithms.lightgbm import LightGBM
 

@@ -1,9 +1,9 @@
 """Which reports a job gets, when, and in what time: the worker's side of `automl.reports`.
 
-The exploration report is written during AnalyzingData, before anything can fail on the data's content, so a
-job that Failed or was Stopped has one too. The best candidate's model insights and explainability are written
-after training, in the time the budget kept for them (`reserve_s`): what does not fit is skipped and said in
-PartialFailureReasons. No report ever fails its job.
+The exploration report is begun during AnalyzingData, before anything can fail on the data's content, and drawn
+while the job goes on; the job ends only once it is written, so a job that Failed or was Stopped has one too.
+The best candidate's model insights and explainability are written after training, in the time the budget kept
+for them (`reserve_s`): what does not fit is skipped and said in PartialFailureReasons. No report ever fails its job.
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ log = logging.getLogger("automl.reports")
 INSIGHT_ROWS = 50_000  # held-out rows kept for insights: the curves and metrics are exact on a sample this large
 EXPLAIN_ROWS = 1_000  # rows a tree model's SHAP values are computed for
 EXPLAIN_MIN_S = 0.5  # less time than this left for SHAP: the insights are written without it
+_writing: list[threading.Thread] = []  # reports this worker draws in the background (`settle`)
 
 
 REPORT_SHARE = 0.07  # of the job's budget, kept for the best candidate's reports after training
@@ -83,17 +84,32 @@ def _skip(store: Store, job: str, report: str, exc: BaseException | str) -> None
 
 def explore(store: Store, plan, frame: pd.DataFrame) -> pd.DataFrame:
     """The data exploration report of the job's training channel (a tabular profile, or the series' view for a
-    forecasting job); the frame is returned untouched, so the worker passes it on without a second reference."""
+    forecasting job); the frame is returned untouched, so the worker passes it on without a second reference.
+    The profile is computed now, from the frame; the page is drawn on a thread (`settle` waits for it): its
+    figures took 1-2 s here and 10 s on a busy machine, which a short job's first candidate would wait for."""
     began = time.time()
     try:
         from automl.reports import exploration
 
-        output = JobOutput(plan.job_output)
         if isinstance(plan, ForecastPlan):
             profile = exploration.profile_series(frame, plan)
         else:
             profile = exploration.profile(frame, target=plan.target, problem_type=plan.problem_type,
                                           weight=plan.weight, feature_spec=plan.feature_spec)
+    except Exception as exc:
+        _skip(store, plan.name, "data exploration report", exc)
+        return frame
+    writer = threading.Thread(target=_write_exploration, args=(store, plan, profile, began), name="exploration")
+    writer.start()
+    _writing.append(writer)
+    return frame
+
+
+def _write_exploration(store: Store, plan, profile, began: float) -> None:
+    try:
+        from automl.reports import exploration
+
+        output = JobOutput(plan.job_output)
         exploration.write_exploration(output, profile, data_uri=plan.training.uri, target=plan.target,
                                       title=f"Data exploration: {plan.name}")
         store.note_reports(plan.name, locations={
@@ -101,7 +117,13 @@ def explore(store: Store, plan, frame: pd.DataFrame) -> pd.DataFrame:
         log.info("%s: data exploration report written in %.2f s", plan.name, time.time() - began)
     except Exception as exc:
         _skip(store, plan.name, "data exploration report", exc)
-    return frame
+
+
+def settle() -> None:
+    """Wait for the reports this worker is writing in the background: a job ends, and the best candidate's
+    reports (matplotlib is not thread-safe) start, only after them."""
+    while _writing:
+        _writing.pop().join()
 
 
 def candidate_notebook(store: Store, plan, job_request: dict, definitions: list[dict]) -> None:
@@ -175,6 +197,7 @@ def candidate_reports(store: Store, plan, record: Candidate, held: HeldOut, dead
                       on_explain=lambda: None) -> Candidate:
     """Model insights, then explainability, of one Completed tabular candidate, by `deadline`; the candidate
     with the locations written (CandidateArtifactLocations), which the caller stores."""
+    settle()
     output = JobOutput(plan.job_output)
     locations = {}
     began = time.time()
@@ -222,6 +245,7 @@ def _explainability_skipped(folder: str, candidate: str, reason: str) -> None:
 def forecast_reports(store: Store, plan, record: Candidate, history: pd.DataFrame | None = None) -> Candidate:
     """A forecasting candidate's insights: backtest plots, quantile coverage, covariates' and holidays' impact
     (its explainability, as Autopilot's forecasting reports define it)."""
+    settle()
     output = JobOutput(plan.job_output)
     began = time.time()
     try:
