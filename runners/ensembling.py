@@ -277,6 +277,7 @@ class _Job:
         cap = self.planner.probe_cap()
         defn = defn | {"Bagging": defn["Bagging"] | {"FoldsFitted": 1}}
         record = replace(record, definition=defn)
+        submitted = time.time()
         outcome, hard = execute(self.ctx, self.executor, record,
                                 FitFolds(defn, cls, self.scratch, (0,), soft_end, self.ctx.output, self.ctx.threads()),
                                 cap)
@@ -285,8 +286,10 @@ class _Job:
             self.records.append(record)
             return defn, record, ended
         probe_s = outcome.result["fold_facts"][0]["fit_s"]
-        m = min(self.planner.affordable_folds(defn["Algorithm"], probe_s, names),
-                self.planner.folds_within(self.ctx.budget.max_runtime_per_candidate_s, probe_s))
+        side_by_side = self.executor.workers() or 1  # as `_fit_bag` runs a bag's folds
+        task_s = max(0.0, time.time() - submitted - probe_s) if side_by_side > 1 else 0.0
+        m = min(self.planner.affordable_folds(defn["Algorithm"], probe_s, names, task_s, side_by_side),
+                self.planner.folds_within(self.ctx.budget.max_runtime_per_candidate_s, probe_s + task_s))
         self.layer1.scored_folds = list(range(m))
         self.scratch.save(self.scratch.layer(1), self.layer1)
         if m == 1:

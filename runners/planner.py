@@ -8,6 +8,7 @@ they are expected to cost is left.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -78,12 +79,20 @@ class Planner:
         """The most folds one candidate can fit within its own limit, at the probe's cost per fold."""
         return int(max(1, PER_CANDIDATE_SHARE * limit_s // max(probe_fold_s, 1e-9)))
 
-    def affordable_folds(self, probe: str, probe_fold_s: float, still_to_train: list[str]) -> int:
-        """How many folds every candidate can fit, from the probe's first fold (itself already done)."""
-        per_fold = probe_fold_s / RELATIVE_COST.get(probe, 1.0) * sum(RELATIVE_COST.get(a, 1.0)
-                                                                      for a in still_to_train)
+    def affordable_folds(self, probe: str, probe_fold_s: float, still_to_train: list[str], task_s: float = 0.0,
+                         side_by_side: int = 1) -> int:
+        """How many folds every candidate can fit, from the probe's first fold (itself already done). Here a
+        bag's folds are one task; on a cluster that runs `side_by_side` tasks at once each fold is a task, and
+        each bag one more to assemble it, and a task costs `task_s` besides its fitting (a fresh process on the
+        worker: 3 s on an idle 2-core machine, 10 s on a busy one, where a fold of linear-learner fits in 1 s)."""
+        fits = [probe_fold_s / RELATIVE_COST.get(probe, 1.0) * RELATIVE_COST.get(a, 1.0) for a in still_to_train]
         window = FOLD_SAFETY * self.window_s() + probe_fold_s  # the probe's first fold counts as done
-        return int(max(1, min(self.folds, window // max(per_fold, 1e-9))))
+
+        def cost(m: int) -> float:
+            if side_by_side > 1:
+                return sum(math.ceil(m / side_by_side) * (fit + task_s) + task_s for fit in fits)
+            return m * sum(fits)
+        return next((m for m in range(self.folds, 1, -1) if cost(m) <= window), 1)
 
     @staticmethod
     def memory_verdict(cls, rows: int, columns: int, params: dict, folds: int) -> tuple[dict, str | None]:

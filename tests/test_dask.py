@@ -100,7 +100,7 @@ def test_a_worker_lost_mid_candidate_fails_that_candidate_and_the_job_goes_on(sm
     assert victim is not None, "a lightgbm fold task running on a dask worker"
     victim.kill()  # the worker process; its nanny starts a new one, and the scheduler would send the task again
     final = sm.wait("lost", timeout=150)
-    assert final["AutoMLJobStatus"] == "Completed"
+    assert final["AutoMLJobStatus"] == "Completed", final.get("FailureReason")
     by_name = {c["CandidateName"]: c for c in
                sm.list_candidates_for_auto_ml_job(AutoMLJobName="lost", MaxResults=100)["Candidates"]}
     lost = by_name["lost-lightgbm-L1"]

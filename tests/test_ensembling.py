@@ -84,6 +84,11 @@ def test_planner_shares_time_by_cost_and_picks_the_folds_it_can_afford(monkeypat
     assert planner.affordable_folds("lightgbm", 20.0, ["lightgbm", "catboost"]) == 1, "a hold-out when tight"
     assert planner.affordable_folds("lightgbm", 20.0, ["lightgbm", "lightgbm"]) == 2, "partial bagging between"
     assert Planner.folds_within(10, 2.5) == 2, "a candidate's own limit caps its folds too"
+    cluster = Planner(Budget(time.time(), 50, 1000, None), folds=5)  # 38.6 s of fitting: 0.8 of 47 s, and 1
+    assert cluster.affordable_folds("linear-learner", 1.0, ["linear-learner"]) == 5, "here: one task, 5 s"
+    assert cluster.affordable_folds("linear-learner", 1.0, ["linear-learner"], 10.0, 2) == 4, \
+        "2 rounds of 2 fold tasks, then the assembly: 32 s; 5 folds take a third round (43 s)"
+    assert cluster.affordable_folds("linear-learner", 1.0, ["linear-learner"], 20.0, 2) == 1, "a hold-out"
     tight = Planner(Budget(time.time(), 100, 10, None), folds=5)
     assert tight.soft_end("lightgbm", ["lightgbm"], time.time()) - time.time() == pytest.approx(6, abs=0.1)
 
