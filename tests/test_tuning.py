@@ -157,7 +157,7 @@ def test_whole_job_limit_keeps_the_best_finished_trial(sm, tmp_path):
 
 def test_resume_after_kill_9_keeps_finished_trials(sm, home, tmp_path):
     body = request(BREAST_CANCER, name="phoenix", output=tmp_path / "out",
-                   AutoMLJobConfig=tuning("xgboost", "mlp", MaxCandidates=16))
+                   AutoMLJobConfig=tuning("xgboost", "mlp", MaxCandidates=10))
     sm.create_auto_ml_job(**body)
 
     def progressed(d):
@@ -182,7 +182,7 @@ def test_resume_after_kill_9_keeps_finished_trials(sm, home, tmp_path):
     assert (final["AutoMLJobStatus"], final["AutoMLJobSecondaryStatus"]) == ("Completed", "MaxCandidatesReached")
     assert final["CreationTime"] == dead["CreationTime"]
     after = trials(sm, "phoenix")
-    assert sorted(int(n.split("-trial-")[1][:3]) for n in after) == list(range(16)), "no trial number twice"
+    assert sorted(int(n.split("-trial-")[1][:3]) for n in after) == list(range(10)), "no trial number twice"
     for name, mtime in models.items():
         assert after[name]["CandidateStatus"] == "Completed"
         assert os.stat(tmp_path / "out" / "phoenix" / "candidates" / name / "model.joblib").st_mtime_ns == mtime
