@@ -1,4 +1,4 @@
-"""The detached process that runs one job: `python -m automl.worker NAME` (started by the scheduler).
+"""What the detached process that runs one job does (the scheduler starts it as `automl.worker_boot`).
 
 It heartbeats, watches for StopAutoMLJob, moves the status through SageMaker's stages, hands the data to
 the mode's runner and writes the outputs. Any error ends the job Failed with a reason a user can act on.
