@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import copy
+import multiprocessing
+import multiprocessing.forkserver
 import socket
 import time
 from dataclasses import replace
@@ -38,6 +40,27 @@ LONGEST_FIRST = ("test_jobs", "test_faults", "test_tuning", "test_dask", "test_s
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fork_server_per_preload():
+    """A job's worker runs one mode, so its fork server's preload (runners.PRELOAD) is set once. This process
+    runs the runners of several modes one test after another, and multiprocessing keeps the first fork server
+    it started: a later test's children would then import their runner's modules each time (seconds on a busy
+    machine, charged to the candidate's time limit). So a preload that asks for modules the running server
+    lacks stops it, and the next task starts one with that preload."""
+    server = multiprocessing.forkserver._forkserver
+    original = server.set_forkserver_preload
+
+    def set_preload(modules):
+        if (server._forkserver_pid is not None and not set(modules) <= set(server._preload_modules)
+                and not multiprocessing.active_children()):
+            server._stop()
+        original(modules)
+
+    multiprocessing.forkserver.set_forkserver_preload = set_preload
+    yield
+    multiprocessing.forkserver.set_forkserver_preload = original
 
 
 @pytest.fixture
