@@ -201,9 +201,13 @@ def test_max_job_runtime_ends_gracefully_with_the_best_model(sm, slow_csv, tmp_p
 
 
 def test_per_candidate_limit_cuts_training_short(sm, slow_csv, tmp_path):
+    """6 s: lightgbm would grow on digits6 for tens of seconds. With 3 s, a machine whose cores were shared 3 to
+    1 (CI's) left lightgbm under a second of CPU after its soft end (60% of the limit) to score and save its
+    model, and it ran past the limit."""
+    limit = 6
     sm.create_auto_ml_job(**request(slow_csv, target="target", name="per-cand", output=tmp_path / "out",
                                     AutoMLJobConfig=only("lightgbm", "linear-learner") | {
-                                        "CompletionCriteria": {"MaxRuntimePerTrainingJobInSeconds": 3,
+                                        "CompletionCriteria": {"MaxRuntimePerTrainingJobInSeconds": limit,
                                                                "MaxCandidates": 2}}))
     final = sm.wait("per-cand", timeout=60)
     listed = {c["CandidateName"]: c for c in candidates(sm, "per-cand")["Candidates"]}
@@ -211,8 +215,12 @@ def test_per_candidate_limit_cuts_training_short(sm, slow_csv, tmp_path):
     # past the hard limit (a candidate that would is ended and Failed); the cap of 2 leaves no ensemble.
     assert len(listed) == 2 and final["AutoMLJobSecondaryStatus"] == "MaxCandidatesReached"
     assert listed["per-cand-lightgbm-L1"]["CandidateStatus"] == "Completed"
+    kept = json.loads((tmp_path / "out" / "per-cand" / "candidates" / "per-cand-lightgbm-L1" / "definition.json")
+                      .read_text())
+    assert [f["cut_short"] for f in kept["FoldFacts"]] == [True] * kept["Bagging"]["FoldsFitted"], \
+        "its soft end, not its own stopping rule, ended lightgbm's growth"
     for candidate in listed.values():
-        assert (candidate["EndTime"] - candidate["CreationTime"]).total_seconds() < 3 + 1.5
+        assert (candidate["EndTime"] - candidate["CreationTime"]).total_seconds() < limit + 1.5
         assert candidate["CandidateStatus"] == "Completed" or candidate["FailureReason"].endswith(
             "ran past MaxRuntimePerTrainingJobInSeconds")
 
