@@ -58,7 +58,14 @@ def check_scheduler(address: str) -> None:
             raise ValueError(f"the server there is a dask {reply.get('type')}, not a scheduler")
     except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address: the same to a user
         raise field_error(SETTING, "must be the address of a running dask scheduler (tcp://HOST:8786) that this "
-                          f"machine reaches; {type(exc).__name__}: {str(exc).strip()[:200]}", address) from None
+                          f"machine reaches; {unreachable(exc)}", address) from None
+
+
+def unreachable(exc: Exception) -> str:
+    """Why the scheduler did not answer, in one line: an asyncio timeout (the reply's, when it comes before the
+    connection's own) carries no message of its own."""
+    why = str(exc).strip()[:200] or (f"no answer within {CONNECT_S:g} s" if isinstance(exc, TimeoutError) else "")
+    return f"{type(exc).__name__}: {why}" if why else type(exc).__name__
 
 
 async def _identity(address: str, timeout: float) -> dict:

@@ -135,6 +135,15 @@ def test_a_local_cluster_bags_folds_side_by_side(sm, tmp_path, monkeypatch):
     assert final["BestCandidate"]["CandidateName"] in by_name
 
 
+def test_why_a_scheduler_did_not_answer_is_one_line_with_a_reason():
+    from runners.dask_executor import unreachable
+
+    assert unreachable(TimeoutError()) == "TimeoutError: no answer within 5 s", "asyncio's timeout says nothing"
+    assert unreachable(OSError("Timed out trying to connect to tcp://127.0.0.1:1 after 5 s")) == (
+        "OSError: Timed out trying to connect to tcp://127.0.0.1:1 after 5 s")
+    assert unreachable(ValueError(" ")) == "ValueError"
+
+
 def test_a_scheduler_that_does_not_answer_is_refused_and_nothing_is_stored(sm, tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOML_DASK_SCHEDULER", f"tcp://127.0.0.1:{_free_port()}")
     with pytest.raises(ValidationException, match="^[^:]*: AUTOML_DASK_SCHEDULER: must be the address of a "
