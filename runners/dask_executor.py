@@ -111,8 +111,11 @@ class DaskExecutor:
             time.sleep(BEAT_S)
             try:
                 self._beat()
-            except Exception:  # the client is closing (the job's worker ends): the lease lapses on the workers
-                return
+            except Exception:
+                if self.client.status in ("closing", "closed"):  # the job's worker ends: the lease lapses
+                    return
+                log.warning("a heartbeat to the dask scheduler failed; the next one is in %.1f s", BEAT_S,
+                            exc_info=True)
 
     def submit(self, task: Task, *, deadline: float) -> Future:
         attempt = [self.token, "attempt", str(next(self.numbers))]
@@ -130,22 +133,23 @@ class DaskExecutor:
             future.set_exception(exc)
 
     def _await(self, remote, attempt: list[str], deadline: float) -> Outcome:
-        from distributed import TimeoutError as DaskTimeout
-
+        """Polls the future's own state, and asks for its result only once it is done: `result(timeout=...)`
+        every POLL_S under load once ended with distributed's UnboundLocalError (its wait was cancelled as it
+        timed out), which failed a candidate whose task was still running."""
         while True:
-            try:
-                return remote.result(timeout=POLL_S)
-            except (DaskTimeout, TimeoutError):
-                pass
-            except Exception as exc:  # KilledWorker, a cancelled task, a lost connection
-                return Outcome(OutcomeStatus.FAILED, error=f"the dask cluster lost the task: {type(exc).__name__}: "
-                                                           f"{str(exc)[:300]}")
+            if remote.done():
+                try:
+                    return remote.result()
+                except Exception as exc:  # KilledWorker, a lost connection, the task's own error
+                    return Outcome(OutcomeStatus.FAILED, error=f"the dask cluster lost the task: "
+                                                               f"{type(exc).__name__}: {str(exc)[:300]}")
             if self.stopped:
                 remote.cancel()
                 return Outcome(OutcomeStatus.STOPPED, error=STOP_REQUESTED)
             if time.time() >= deadline + LATE_S:
                 remote.cancel()
                 return self._late(attempt)
+            time.sleep(POLL_S)
 
     def _late(self, attempt: list[str]) -> Outcome:
         """No answer by the deadline: the worker that started the task is gone, or none ever started it."""
@@ -188,7 +192,10 @@ class _Control:
     def __call__(self) -> str | None:
         if self.why is None and time.monotonic() - self.checked >= BEAT_S:
             self.checked = time.monotonic()
-            control = self.client.get_metadata([self.token, "control"], None) or {}
+            try:
+                control = self.client.get_metadata([self.token, "control"], None) or {}
+            except Exception:  # a read that failed under load is no news: the lease still ends a silent job
+                control = {"beat": self.beat}
             if control.get("stop"):
                 self.why = STOP_REQUESTED
             elif control.get("beat") != self.beat:

@@ -144,6 +144,46 @@ def test_why_a_scheduler_did_not_answer_is_one_line_with_a_reason():
     assert unreachable(ValueError(" ")) == "ValueError"
 
 
+class _Remote:
+    """A dask future that is done after `polls` looks; its result is `answer`, or raises it."""
+
+    def __init__(self, polls: int, answer):
+        self.polls, self.answer, self.asked = polls, answer, 0
+
+    def done(self) -> bool:
+        self.polls -= 1
+        return self.polls < 0
+
+    def result(self):
+        self.asked += 1
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def test_a_task_is_asked_for_its_result_once_it_is_done_and_a_failed_read_of_its_control_is_no_news():
+    from runners.dask_executor import LEASE_S, DaskExecutor, _Control
+    from runners.executors import Outcome, OutcomeStatus
+
+    executor = DaskExecutor.__new__(DaskExecutor)  # no cluster: only the waiting is under test
+    executor.stopped = False
+    answer = Outcome(OutcomeStatus.COMPLETED, {"fit_s": 1.0})
+    remote = _Remote(3, answer)
+    assert executor._await(remote, ["t", "attempt", "0"], time.time() + 60) is answer and remote.asked == 1
+    failed = executor._await(_Remote(0, KeyError("gone")), ["t", "attempt", "1"], time.time() + 60)
+    assert (failed.status, failed.error) == (OutcomeStatus.FAILED, "the dask cluster lost the task: KeyError: 'gone'")
+
+    class Flaky:
+        def get_metadata(self, key, default):
+            raise UnboundLocalError("cannot access local variable 'result' where it is not associated with a value")
+
+    control = _Control(Flaky(), "t")
+    assert control() is None, "a failed read does not end the task"
+    control.heard -= LEASE_S + 1
+    control.checked = 0.0
+    assert control() == f"its job's worker sent no heartbeat for {LEASE_S:.0f} s", "reads that keep failing do"
+
+
 def test_a_scheduler_that_does_not_answer_is_refused_and_nothing_is_stored(sm, tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOML_DASK_SCHEDULER", f"tcp://127.0.0.1:{_free_port()}")
     with pytest.raises(ValidationException, match="^[^:]*: AUTOML_DASK_SCHEDULER: must be the address of a "
